@@ -1,0 +1,438 @@
+"""ProxyCore: the per-byte path of pcp's proxies (the compiled implementation).
+
+``write``, buffering, the watermark checks and the flush loop live here; the
+registration rules and the pause/resume/stop/finish state machine live in the
+readable Python layer, ``pcp._proxy``, which subclasses this class. The
+pure-Python twin in ``pcp._core_py`` has the same behaviour.
+
+Small writes are copied into a RingBuffer. Large exact ``bytes`` are immutable,
+so they are queued by reference instead: a flush then copies them once (as
+``b"".join`` would), or not at all when one chunk is all there is to send.
+Each queued chunk remembers how many ring bytes had been written before it,
+which is how order is kept between the two stores.
+"""
+
+cimport cython
+from cpython.buffer cimport (
+    PyBUF_SIMPLE,
+    PyBuffer_Release,
+    PyObject_CheckBuffer,
+    PyObject_GetBuffer,
+)
+from cpython.bytes cimport (
+    PyBytes_AS_STRING,
+    PyBytes_CheckExact,
+    PyBytes_FromStringAndSize,
+    PyBytes_GET_SIZE,
+)
+from cpython.number cimport PyNumber_Index
+from libc.string cimport memcpy
+
+from pcp._buffer cimport RingBuffer
+
+from collections import deque
+
+from pcp._errors import BufferFull
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+cdef enum:
+    # Exact bytes at least this long are queued by reference, not copied.
+    _REF_MIN = 4096
+
+
+cdef bytes _to_bytes(object data):
+    """Return *data* as exact bytes, or raise TypeError/BufferError."""
+    cdef Py_buffer view
+    if PyBytes_CheckExact(data):
+        return <bytes>data
+    if not PyObject_CheckBuffer(data):
+        raise TypeError(f"a bytes-like object is required, not {type(data).__name__!r}")
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        return PyBytes_FromStringAndSize(<char *>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef Py_ssize_t _mark_arg(object value, str name) except -1:
+    cdef Py_ssize_t n = PyNumber_Index(value)
+    if n < 0:
+        raise ValueError(f"{name} must be >= 0, got {n}")
+    return n
+
+
+cdef class ProxyCore:
+    """Buffer, write path, flush loop and watermarks of a producer/consumer proxy.
+
+    Not used directly: ``pcp.BasicProducerConsumerProxy`` and
+    ``pcp.ProducerConsumerProxy`` add the producer/consumer protocol on top.
+    """
+
+    cdef object _consumer
+    cdef object _consumerWrite     # consumer.write, bound when the consumer is set
+    cdef public object producer
+    cdef public object producerIsStreaming
+    cdef public bint iAmStreaming
+    cdef public bint paused
+    cdef public bint stopped
+    cdef public bint outstandingPull
+    cdef public bint producerPaused
+    cdef public bint unregistered
+    # Set by the protocol layer when a subclass overrides _writeSomeData.
+    cdef public bint _useWriteHook
+
+    cdef readonly Py_ssize_t bufferedBytes
+    cdef readonly Py_ssize_t peakBufferedBytes
+    cdef readonly Py_ssize_t producerPauses
+    cdef readonly unsigned long long bytesReceived
+    cdef readonly unsigned long long bytesSent
+    cdef readonly unsigned long long bytesDiscarded
+
+    cdef RingBuffer _ring
+    cdef Py_ssize_t _ringIn        # bytes ever written to the ring
+    cdef Py_ssize_t _ringOut       # bytes ever consumed from the ring
+    cdef object _refs              # deque of (ring mark, bytes), oldest first
+    cdef Py_ssize_t _nrefs
+    cdef Py_ssize_t _refOffset     # bytes of the oldest ref already sent
+    cdef Py_ssize_t _high
+    cdef Py_ssize_t _low           # -1: bufferSize // 4
+    cdef Py_ssize_t _max           # -1: no hard cap
+    cdef bint _sending             # a consumer write is in progress
+
+    def __cinit__(self, *args, **kwargs):
+        self.iAmStreaming = True
+        self._ring = RingBuffer()
+        self._refs = deque()
+        self._high = PY_SSIZE_T_MAX
+        self._low = -1
+        self._max = -1
+
+    @property
+    def consumer(self):
+        """The consumer I publish to (None once stopped).
+
+        Its ``write`` is looked up when it is set (that saves a lookup per
+        write): assign the consumer again after replacing its write method.
+        """
+        return self._consumer
+
+    @consumer.setter
+    def consumer(self, value):
+        self._consumerWrite = getattr(value, "write", None) if value is not None else None
+        self._consumer = value
+
+    # -- the marks ------------------------------------------------------------
+
+    @property
+    def bufferSize(self):
+        """High-water mark: a streaming producer is paused once this many bytes are buffered."""
+        return self._high
+
+    @bufferSize.setter
+    def bufferSize(self, value):
+        cdef Py_ssize_t n = _mark_arg(value, "bufferSize")
+        if self._low > n:
+            raise ValueError(f"bufferSize {n} is below lowWater {self._low}")
+        if self._max >= 0 and n > self._max:
+            raise ValueError(f"bufferSize {n} is above maxBufferSize {self._max}")
+        self._high = n
+        self._check_marks()
+
+    @property
+    def lowWater(self):
+        """Low-water mark: a producer paused at bufferSize resumes once the buffer falls to this.
+
+        Defaults to bufferSize // 4 (following bufferSize); set None to restore that.
+        """
+        return self._low if self._low >= 0 else self._high // 4
+
+    @lowWater.setter
+    def lowWater(self, value):
+        cdef Py_ssize_t n
+        if value is None:
+            self._low = -1
+        else:
+            n = _mark_arg(value, "lowWater")
+            if n > self._high:
+                raise ValueError(f"lowWater {n} is above bufferSize {self._high}")
+            self._low = n
+        self._check_marks()
+
+    @property
+    def maxBufferSize(self):
+        """Hard cap on buffered bytes, or None (the default) for no cap.
+
+        A write that would take the buffer past it raises pcp.BufferFull and
+        buffers nothing of that write.
+        """
+        return self._max if self._max >= 0 else None
+
+    @maxBufferSize.setter
+    def maxBufferSize(self, value):
+        cdef Py_ssize_t n
+        if value is None:
+            self._max = -1
+            return
+        n = _mark_arg(value, "maxBufferSize")
+        if n < self._high and self._high != PY_SSIZE_T_MAX:
+            raise ValueError(f"maxBufferSize {n} is below bufferSize {self._high}")
+        self._max = n
+
+    # -- watermarks -------------------------------------------------------------
+
+    @cython.final
+    cdef int _check_high(self) except -1:
+        if (self.bufferedBytes >= self._high and not self.producerPaused
+                and self.producer is not None and self.producerIsStreaming):
+            self.producerPaused = True
+            self.producerPauses += 1
+            self.producer.pauseProducing()
+        return 0
+
+    @cython.final
+    cdef bint _check_low(self) except -1:
+        cdef Py_ssize_t low = self._low if self._low >= 0 else self._high // 4
+        if self.producerPaused and self.bufferedBytes <= low:
+            self.producerPaused = False
+            if self.producer is not None:
+                self.producer.resumeProducing()
+                return True
+        return False
+
+    @cython.final
+    cdef int _check_marks(self) except -1:
+        self._check_high()
+        self._check_low()
+        return 0
+
+    def _checkWatermarks(self):
+        """Pause the producer if at the high mark, resume it if paused and at the low mark."""
+        self._check_marks()
+
+    def _resumeUpstreamIfDrained(self):
+        """Resume a producer paused at the high mark once at or below the low mark.
+
+        Returns True when it called the producer's resumeProducing.
+        """
+        return self._check_low()
+
+    # -- the buffer -------------------------------------------------------------
+
+    @cython.final
+    cdef int _check_cap(self, Py_ssize_t n) except -1:
+        if self._max >= 0 and n > self._max - self.bufferedBytes:
+            raise BufferFull(
+                f"writing {n} bytes to a buffer holding {self.bufferedBytes} "
+                f"would exceed maxBufferSize {self._max}"
+            )
+        return 0
+
+    @cython.final
+    cdef int _append_bytes(self, bytes data) except -1:
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        if n >= _REF_MIN:
+            self._refs.append((self._ringIn, data))
+            self._nrefs += 1
+        else:
+            self._ring._append(PyBytes_AS_STRING(data), n)
+            self._ringIn += n
+        self._added(n)
+        return 0
+
+    @cython.final
+    cdef inline void _added(self, Py_ssize_t n) noexcept:
+        self.bufferedBytes += n
+        if self.bufferedBytes > self.peakBufferedBytes:
+            self.peakBufferedBytes = self.bufferedBytes
+
+    @cython.final
+    cdef int _buffer(self, object data) except -1:
+        """Type-check, cap-check and append *data*; nothing is appended on error."""
+        cdef Py_buffer view
+        if PyBytes_CheckExact(data):
+            self._check_cap(PyBytes_GET_SIZE(data))
+            self._append_bytes(<bytes>data)
+            self.bytesReceived += PyBytes_GET_SIZE(data)
+            return 0
+        if not PyObject_CheckBuffer(data):
+            raise TypeError(f"a bytes-like object is required, not {type(data).__name__!r}")
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            self._check_cap(view.len)
+            # Copied, so later changes to a caller's bytearray change nothing here.
+            self._ring._append(<const char *>view.buf, view.len)
+            self._ringIn += view.len
+            self._added(view.len)
+            self.bytesReceived += view.len
+        finally:
+            PyBuffer_Release(&view)
+        return 0
+
+    @cython.final
+    cdef bytes _peek_all(self):
+        """Everything buffered, oldest first, as one bytes object (not removed)."""
+        cdef bytes out, chunk
+        cdef char *dest
+        cdef Py_ssize_t pos, ring_pos, mark, k
+        if self._nrefs == 0:
+            return self._ring._take(-1, False)
+        if self._nrefs == 1 and self._refOffset == 0 and self._ringIn == self._ringOut:
+            return <bytes>self._refs[0][1]
+        out = PyBytes_FromStringAndSize(NULL, self.bufferedBytes)
+        dest = PyBytes_AS_STRING(out)
+        pos = 0
+        ring_pos = self._ringOut
+        k = self._refOffset
+        for mark, chunk in self._refs:
+            if mark > ring_pos:
+                self._ring._copy_out(dest + pos, ring_pos - self._ringOut, mark - ring_pos)
+                pos += mark - ring_pos
+                ring_pos = mark
+            memcpy(dest + pos, PyBytes_AS_STRING(chunk) + k, <size_t>(PyBytes_GET_SIZE(chunk) - k))
+            pos += PyBytes_GET_SIZE(chunk) - k
+            k = 0
+        if self._ringIn > ring_pos:
+            self._ring._copy_out(dest + pos, ring_pos - self._ringOut, self._ringIn - ring_pos)
+            pos += self._ringIn - ring_pos
+        assert pos == self.bufferedBytes
+        return out
+
+    @cython.final
+    cdef void _consume(self, Py_ssize_t n) noexcept:
+        """Drop the oldest *n* bytes (0 <= n <= bufferedBytes)."""
+        cdef Py_ssize_t before, k, avail
+        self.bufferedBytes -= n
+        while n > 0:
+            if self._nrefs:
+                before = <Py_ssize_t>self._refs[0][0] - self._ringOut
+            else:
+                before = self._ringIn - self._ringOut
+            if before > 0:
+                k = n if n < before else before
+                self._ring._consume(k)
+                self._ringOut += k
+                n -= k
+                continue
+            avail = PyBytes_GET_SIZE(self._refs[0][1]) - self._refOffset
+            if n >= avail:
+                self._refs.popleft()
+                self._nrefs -= 1
+                self._refOffset = 0
+                n -= avail
+            else:
+                self._refOffset += n
+                n = 0
+
+    @cython.final
+    cdef void _clear(self) noexcept:
+        self._ring.clear()
+        self._ringIn = self._ringOut = 0
+        self._refs.clear()
+        self._nrefs = 0
+        self._refOffset = 0
+        self.bufferedBytes = 0
+
+    @cython.final
+    cdef int _prepend_rest(self, bytes data, Py_ssize_t sent) except -1:
+        """Buffer data[sent:] ahead of anything written meanwhile."""
+        cdef bytes later = self._peek_all() if self.bufferedBytes else None
+        self._clear()
+        self._append_bytes(data[sent:] if sent else data)
+        if later is not None:
+            self._append_bytes(later)
+        return 0
+
+    # -- sending ------------------------------------------------------------------
+
+    @cython.final
+    cdef Py_ssize_t _send(self, bytes data) except -1:
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        cdef Py_ssize_t sent
+        if not self._useWriteHook:
+            if self._consumerWrite is None:
+                raise AttributeError(f"consumer {self._consumer!r} has no write method")
+            self._consumerWrite(data)
+            return n
+        result = self._writeSomeData(data)
+        try:
+            sent = PyNumber_Index(result)
+        except TypeError:
+            raise TypeError(
+                f"_writeSomeData must return an int, not {type(result).__name__!r}"
+            ) from None
+        if sent < 0 or sent > n:
+            raise ValueError(f"_writeSomeData returned {sent} for {n} bytes")
+        return sent
+
+    @cython.final
+    cdef Py_ssize_t _drain(self) except -1:
+        """Send what is buffered while the consumer takes it; return bytes sent."""
+        cdef Py_ssize_t total = 0
+        cdef Py_ssize_t sent
+        cdef bytes data
+        if self._sending:
+            # A consumer calling back in: the outer loop goes on after it returns.
+            return 0
+        while (self.bufferedBytes and not self.paused and not self.stopped
+               and self._consumer is not None and (self.iAmStreaming or total == 0)):
+            data = self._peek_all()
+            self._sending = True
+            try:
+                sent = self._send(data)
+            finally:
+                self._sending = False
+            self._consume(sent)
+            self.bytesSent += sent
+            total += sent
+            if sent < PyBytes_GET_SIZE(data):
+                break
+        return total
+
+    def _flush(self):
+        """Send what is buffered (one write per pass); return the bytes sent."""
+        return self._drain()
+
+    @cython.always_allow_keywords(False)
+    def write(self, data):
+        """Accept *data* (any C-contiguous bytes-like object) from the producer.
+
+        Passed straight to the consumer when nothing is buffered and the
+        consumer wants data; buffered (copied, or referenced if immutable)
+        otherwise. Non-buffers raise TypeError and nothing is lost.
+        """
+        cdef bytes payload
+        cdef Py_ssize_t n, sent
+        if self.stopped:
+            payload = _to_bytes(data)
+            self.bytesDiscarded += PyBytes_GET_SIZE(payload)
+            return
+        if (self.paused or self.bufferedBytes or self._sending or self._consumer is None
+                or (not self.iAmStreaming and not self.outstandingPull)):
+            self._buffer(data)
+            self._check_high()
+            if not self.paused and not self._sending and (self.iAmStreaming or self.outstandingPull):
+                if self._drain():
+                    self.outstandingPull = False
+                self._check_low()
+            return
+        payload = _to_bytes(data)
+        n = PyBytes_GET_SIZE(payload)
+        if n == 0:
+            return
+        self._check_cap(n)
+        self._sending = True
+        try:
+            sent = self._send(payload)
+        finally:
+            self._sending = False
+        self.outstandingPull = False
+        self.bytesReceived += n
+        self.bytesSent += sent
+        if sent < n:
+            self._prepend_rest(payload, sent)
+        if self.bufferedBytes:
+            self._check_high()
+            self._drain()
+            self._check_low()
