@@ -68,6 +68,12 @@ cdef class ProxyCore:
 
     Not used directly: ``pcp.BasicProducerConsumerProxy`` and
     ``pcp.ProducerConsumerProxy`` add the producer/consumer protocol on top.
+
+    Read-only counters: ``bufferedBytes`` (accepted, not yet taken by the
+    consumer), ``peakBufferedBytes``, ``producerPauses`` (times the producer
+    was paused at the high-water mark), ``bytesReceived`` (accepted from the
+    producer), ``bytesSent`` (taken by the consumer), ``bytesDiscarded``
+    (written after stopProducing, reaching nobody).
     """
 
     cdef object _consumer

@@ -1,0 +1,33 @@
+from typing import Any, Optional
+
+class ProxyCore:
+    """Buffer, write path, flush loop and watermarks of a producer/consumer proxy."""
+
+    consumer: Any
+    producer: Any
+    producerIsStreaming: Optional[bool]
+    iAmStreaming: bool
+    paused: bool
+    stopped: bool
+    outstandingPull: bool
+    producerPaused: bool
+    unregistered: bool
+    bufferSize: int
+    lowWater: int
+    maxBufferSize: Optional[int]
+    @property
+    def bufferedBytes(self) -> int: ...
+    @property
+    def peakBufferedBytes(self) -> int: ...
+    @property
+    def producerPauses(self) -> int: ...
+    @property
+    def bytesReceived(self) -> int: ...
+    @property
+    def bytesSent(self) -> int: ...
+    @property
+    def bytesDiscarded(self) -> int: ...
+    def write(self, data: Any) -> None: ...
+    def _flush(self) -> int: ...
+    def _checkWatermarks(self) -> None: ...
+    def _resumeUpstreamIfDrained(self) -> bool: ...
