@@ -373,6 +373,11 @@ cdef class ProxyCore:
         return sent
 
     @cython.final
+    cdef inline bint _wants_data(self) noexcept:
+        return (not self.paused and not self._sending and self._consumer is not None
+                and (self.iAmStreaming or self.outstandingPull))
+
+    @cython.final
     cdef Py_ssize_t _drain(self) except -1:
         """Send what is buffered while the consumer takes it; return bytes sent."""
         cdef Py_ssize_t total = 0
@@ -414,14 +419,15 @@ cdef class ProxyCore:
             payload = _to_bytes(data)
             self.bytesDiscarded += PyBytes_GET_SIZE(payload)
             return
+        if self.bufferedBytes and self._wants_data():
+            # Leftovers of a partial write or a failed flush go first. If the
+            # consumer raises here, nothing of this write has been accepted.
+            if self._drain() and not self.iAmStreaming:
+                self.outstandingPull = False
         if (self.paused or self.bufferedBytes or self._sending or self._consumer is None
                 or (not self.iAmStreaming and not self.outstandingPull)):
             self._buffer(data)
-            self._check_high()
-            if not self.paused and not self._sending and (self.iAmStreaming or self.outstandingPull):
-                if self._drain():
-                    self.outstandingPull = False
-                self._check_low()
+            self._check_marks()
             return
         payload = _to_bytes(data)
         n = PyBytes_GET_SIZE(payload)
@@ -439,6 +445,8 @@ cdef class ProxyCore:
         if sent < n:
             self._prepend_rest(payload, sent)
         if self.bufferedBytes:
+            # The rest of a partial write, or writes made while it was sent.
             self._check_high()
-            self._drain()
+            if self._wants_data():
+                self._drain()
             self._check_low()

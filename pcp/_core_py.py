@@ -312,6 +312,14 @@ class ProxyCore:
             raise ValueError(f"_writeSomeData returned {sent} for {n} bytes")
         return sent
 
+    def _wants_data(self) -> bool:
+        return (
+            not self.paused
+            and not self._sending
+            and self._consumer is not None
+            and (self.iAmStreaming or self.outstandingPull)
+        )
+
     def _drain(self) -> int:
         """Send what is buffered while the consumer takes it; return bytes sent."""
         total = 0
@@ -352,6 +360,11 @@ class ProxyCore:
         if self.stopped:
             self._bytesDiscarded += len(_to_bytes(data))
             return
+        if self._bufferedBytes and self._wants_data():
+            # Leftovers of a partial write or a failed flush go first. If the
+            # consumer raises here, nothing of this write has been accepted.
+            if self._drain() and not self.iAmStreaming:
+                self.outstandingPull = False
         if (
             self.paused
             or self._bufferedBytes
@@ -360,15 +373,7 @@ class ProxyCore:
             or (not self.iAmStreaming and not self.outstandingPull)
         ):
             self._buffer(data)
-            self._check_high()
-            if (
-                not self.paused
-                and not self._sending
-                and (self.iAmStreaming or self.outstandingPull)
-            ):
-                if self._drain():
-                    self.outstandingPull = False
-                self._check_low()
+            self._check_marks()
             return
         payload = _to_bytes(data)
         n = len(payload)
@@ -386,6 +391,8 @@ class ProxyCore:
         if sent < n:
             self._prepend_rest(payload, sent)
         if self._bufferedBytes:
+            # The rest of a partial write, or writes made while it was sent.
             self._check_high()
-            self._drain()
+            if self._wants_data():
+                self._drain()
             self._check_low()
