@@ -216,6 +216,28 @@ def test_shrinks_toward_the_hint_after_a_small_drained_fill(impl):
     assert ring.capacity == 64
 
 
+def test_shrink_threshold_is_a_quarter_of_the_ring(impl):
+    ring = impl.RingBuffer(16)
+    ring.write(b"x" * 100)
+    ring.read()
+    assert ring.capacity == 128
+    ring.write(b"x" * 33)            # just over 128 / 4
+    ring.read()
+    assert ring.capacity == 128
+    ring.write(b"x" * 32)            # exactly 128 / 4
+    ring.read()
+    assert ring.capacity == 64
+    ring.write(b"x" * 17)
+    ring.read()
+    assert ring.capacity == 64
+    ring.write(b"x" * 16)
+    ring.read()
+    assert ring.capacity == 32
+    ring.write(b"x" * 8)
+    ring.read()
+    assert ring.capacity == 16
+
+
 def test_no_shrink_while_the_fills_stay_large(impl):
     ring = impl.RingBuffer(64)
     ring.write(b"x" * 100_000)
