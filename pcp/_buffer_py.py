@@ -7,11 +7,20 @@ A ``bytearray`` with a read offset stands in for the circular C block.
 
 from __future__ import annotations
 
-from operator import index as _index
+import sys
+from operator import index
 
 __all__ = ["RingBuffer"]
 
 _MIN_GROWTH = 64
+
+
+def _index(n: object) -> int:
+    # As the compiled ring converts to Py_ssize_t.
+    k = index(n)  # type: ignore[arg-type]
+    if not -sys.maxsize - 1 <= k <= sys.maxsize:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return k
 
 
 class RingBuffer:
@@ -89,7 +98,7 @@ class RingBuffer:
             self._consume(n)
         return out
 
-    def write(self, data: object) -> None:
+    def write(self, data: object, /) -> None:
         """Copy *data* (any C-contiguous bytes-like object) onto the end.
 
         Raises TypeError for objects without the buffer protocol (str, None,

@@ -37,6 +37,8 @@ def _to_bytes(data: Any) -> bytes:
 
 def _mark_arg(value: Any, name: str) -> int:
     n = _index(value)
+    if n > sys.maxsize:
+        raise OverflowError("Python int too large to convert to C ssize_t")
     if n < 0:
         raise ValueError(f"{name} must be >= 0, got {n}")
     return n
@@ -350,7 +352,7 @@ class ProxyCore:
         """Send what is buffered (one write per pass); return the bytes sent."""
         return self._drain()
 
-    def write(self, data: Any) -> None:
+    def write(self, data: Any, /) -> None:
         """Accept *data* (any C-contiguous bytes-like object) from the producer.
 
         Passed straight to the consumer when nothing is buffered and the

@@ -179,10 +179,6 @@ _HUGE_N_CALLS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pcp bug: beyond Py_ssize_t the compiled ring raises OverflowError, the twin does not",
-)
 @pytest.mark.parametrize("call", _HUGE_N_CALLS.values(), ids=_HUGE_N_CALLS.keys())
 def test_n_beyond_ssize_t_is_handled_alike(both, call):
     compiled, twin = both
@@ -191,10 +187,6 @@ def test_n_beyond_ssize_t_is_handled_alike(both, call):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pcp bug: the compiled write() is positional-only, the twin accepts data=",
-)
 def test_write_keyword_is_handled_alike(both):
     compiled, twin = both
     assert _outcome(lambda: compiled.RingBuffer().write(data=b"x")) == _outcome(
