@@ -52,7 +52,7 @@ log = Logger(namespace="pcp.forward")
 def _describe(reason: Failure) -> str:
     if reason.check(error.ConnectionDone):
         return "closed"
-    return f"lost ({reason.getErrorMessage()})"
+    return f"lost ({reason.getErrorMessage().rstrip('.')})"
 
 
 class Forwarding:
@@ -192,10 +192,10 @@ class Forwarding:
             + down.bytesReceived + down.bytesDiscarded - down.bytesSent
         )
         log.info(
-            "connection {n} {client} -> {target} closed ({how} first) after "
-            "{seconds:.3f}s: {upBytes} bytes up, {downBytes} bytes down, "
+            "connection {n} {client} -> {target} closed after {seconds:.3f}s, "
+            "{how} first: {upBytes} bytes up, {downBytes} bytes down, "
             "peak buffered {upPeak} up / {downPeak} down, "
-            "paused {upPauses} times up / {downPauses} times down{extra}",
+            "pauses {upPauses} up / {downPauses} down{extra}",
             n=self.number,
             client=self.clientAddress,
             target=target,
