@@ -1,7 +1,8 @@
 """pcp-forward: a TCP port forwarder with a pcp proxy in each direction.
 
     pcp-forward --listen HOST:PORT --connect HOST:PORT
-                [--buffer-size BYTES] [--low-water BYTES] [--stats SECONDS]
+                [--buffer-size BYTES] [--low-water BYTES] [--read-size BYTES]
+                [--stats SECONDS]
 
 Each accepted connection is joined to a new connection to the target by two
 ``pcp.ProducerConsumerProxy`` objects, one each way. Each proxy is registered
@@ -104,6 +105,8 @@ class Forwarding:
         targetTransport = target.transport
         self.up = self.factory.makeProxy(targetTransport)
         self.down = self.factory.makeProxy(clientTransport)
+        if self.factory.readSize is not None:
+            clientTransport.bufferSize = targetTransport.bufferSize = self.factory.readSize
         self.up.registerProducer(clientTransport, True)
         self.down.registerProducer(targetTransport, True)
         # The hot path: each transport hands what it reads straight to the proxy.
@@ -303,6 +306,7 @@ class ForwardFactory(protocol.Factory):
         lowWater: Optional[int] = None,
         reactor: Any = None,
         connectTimeout: float = 30,
+        readSize: Optional[int] = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor
@@ -312,6 +316,7 @@ class ForwardFactory(protocol.Factory):
         self.bufferSize = bufferSize
         self.lowWater = lowWater
         self.connectTimeout = connectTimeout
+        self.readSize = readSize
         self.live: Set[Forwarding] = set()
         self.count = 0
         self._closed = dict(up=0, down=0, pauses=0, peak=0)
@@ -423,6 +428,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="high-water mark of each direction's buffer (default 65536; K, M, G suffixes)")
     parser.add_argument("--low-water", type=_bytes, metavar="BYTES",
                         help="reading resumes once the buffer falls to this (default buffer-size/4)")
+    parser.add_argument("--read-size", type=_bytes, metavar="BYTES",
+                        help="bytes read from a socket at a time, also the size of each transport's "
+                             "write buffer before it pauses its proxy (default Twisted's 65536)")
     parser.add_argument("--stats", type=_seconds, metavar="SECONDS",
                         help="log the totals every SECONDS")
     return parser
@@ -432,8 +440,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse pcp-forward's arguments; bad ones exit with a usage error (status 2)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.buffer_size is not None and args.buffer_size < 1:
-        parser.error("--buffer-size must be at least 1 byte")
+    for name in ("buffer_size", "read_size"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1 byte")
     size = args.buffer_size if args.buffer_size is not None else pcp.ProducerConsumerProxy(None).bufferSize
     if args.low_water is not None and args.low_water > size:
         parser.error(f"--low-water ({args.low_water}) must not exceed --buffer-size ({size})")
@@ -453,7 +462,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
     (listenHost, listenPort), (targetHost, targetPort) = args.listen, args.connect
-    factory = ForwardFactory(targetHost, targetPort, args.buffer_size, args.low_water, reactor)
+    factory = ForwardFactory(targetHost, targetPort, args.buffer_size, args.low_water, reactor,
+                             readSize=args.read_size)
     try:
         port = reactor.listenTCP(listenPort, factory, interface=listenHost)
     except error.CannotListenError as e:

@@ -232,18 +232,20 @@ def test_end_of_file_is_forwarded_before_the_reply(forwarder):
     assert (int(line["up"]), int(line["down"])) == (len(request), len(reply))
 
 
-def test_slow_target_stops_reading_from_the_client(forwarder):
+@pytest.mark.parametrize("read_size", [None, 128 * 1024])
+def test_slow_target_stops_reading_from_the_client(forwarder, read_size):
     data = payload(24 * MiB)
     target = Target(lambda conn: recv_all(conn, delay=0.0005, chunk=256 * 1024))
-    fwd = forwarder("--connect", f"127.0.0.1:{target.port}", "--buffer-size", "256K", "--low-water", "64K")
+    extra = ("--read-size", str(read_size)) if read_size else ()
+    fwd = forwarder("--connect", f"127.0.0.1:{target.port}", "--buffer-size", "256K", "--low-water", "64K", *extra)
     with connect(fwd.port) as client:
         client.sendall(data)
     assert target.join() == (len(data), sha(data))
     line = closed_line(fwd)
     assert int(line["up"]) == len(data)
     assert int(line["upPauses"]) > 0
-    # Twisted reads at most 64 KiB at a time: one read past the high-water mark at most.
-    assert int(line["upPeak"]) <= 256 * 1024 + 65536
+    # One read (Twisted's 64 KiB unless --read-size) past the high-water mark at most.
+    assert int(line["upPeak"]) <= 256 * 1024 + (read_size or 65536)
 
 
 def test_refused_target_closes_the_client_and_is_logged(forwarder):
@@ -322,6 +324,7 @@ def test_client_lost_mid_stream_still_delivers_what_was_accepted(forwarder):
          "--low-water (131072) must not exceed --buffer-size (65536)"),
         (["--listen", ":0", "--connect", "h:1", "--buffer-size", "1M", "--low-water", "2M"],
          "--low-water (2097152) must not exceed --buffer-size (1048576)"),
+        (["--listen", ":0", "--connect", "h:1", "--read-size", "0"], "--read-size must be at least 1 byte"),
         (["--listen", ":0", "--connect", "h:1", "--stats", "-1"], "argument --stats: expected a positive number"),
         (["--listen", ":0", "--connect", "h:1", "--stats", "often"], "argument --stats: expected a number"),
         (["--listen", ":0", "--connect", "h:1", "--bogus"], "unrecognized arguments: --bogus"),
@@ -348,6 +351,7 @@ def test_bad_arguments_are_usage_errors(argv, message, capsys):
 def test_good_arguments_parse(argv, expected):
     args = parse_args(argv)
     assert (args.listen, args.connect, args.buffer_size, args.low_water) == expected
+    assert args.read_size is None and args.stats is None
 
 
 def test_console_script_reports_usage_errors():
