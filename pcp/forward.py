@@ -175,13 +175,12 @@ class Forwarding:
         target = f"{self.factory.targetHost}:{self.factory.targetPort}"
         if self.up is None:
             why = (
-                self.connectFailure.getErrorMessage()
+                f"connecting to the target failed: {self.connectFailure.getErrorMessage()}"
                 if self.connectFailure is not None
-                else f"{self.firstEnd} first"
+                else f"{self.firstEnd} while connecting to the target"
             )
             log.info(
-                "connection {n} {client} -> {target}: not forwarded, "
-                "connecting to the target failed: {why} ({seconds:.3f}s)",
+                "connection {n} {client} -> {target}: not forwarded, {why} ({seconds:.3f}s)",
                 n=self.number,
                 client=self.clientAddress,
                 target=target,

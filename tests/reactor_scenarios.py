@@ -489,6 +489,7 @@ def scenario_sink_hangs_up(run: Run, args: List[str]) -> None:
     client.lost = lost("client")
     _finalise(run, lambda: {
         "total": total,
+        "readSize": forwarder.transport.bufferSize,
         "proxy": proxyFacts(forwarder.proxy),
         "source": state["source"].facts(),
         "sink": sink.facts(),
@@ -519,6 +520,7 @@ def scenario_client_hangs_up(run: Run, args: List[str]) -> None:
     forwarder.onLost = clientGone
     _finalise(run, lambda: {
         "total": total,
+        "readSize": forwarder.transport.bufferSize,
         "proxy": proxyFacts(forwarder.proxy),
         "source": state["source"].facts(),
         "sink": sink.facts(),
