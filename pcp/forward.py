@@ -30,11 +30,16 @@ import re
 import sys
 from typing import Any, List, Optional, Sequence, Set, Tuple
 
-from twisted.internet import error, protocol
-from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.logger import Logger
-from twisted.python.failure import Failure
-from zope.interface import implementer
+try:
+    from twisted.internet import error, protocol
+    from twisted.internet.interfaces import IHalfCloseableProtocol
+    from twisted.logger import Logger
+    from twisted.python.failure import Failure
+    from zope.interface import implementer
+except ImportError as e:  # pragma: no cover - exercised in a subprocess
+    raise ImportError(
+        f"pcp.forward needs Twisted and zope.interface: pip install 'pcp-buffer[twisted]' ({e})"
+    ) from e
 
 import pcp
 

@@ -364,6 +364,24 @@ def test_console_script_reports_usage_errors():
     assert "argument --listen: expected HOST:PORT" in proc.stderr
 
 
+def test_pcp_imports_without_twisted_and_pcp_forward_says_what_it_needs():
+    code = (
+        "import sys\n"
+        "sys.modules['twisted'] = sys.modules['zope'] = None\n"
+        "import pcp\n"
+        "proxy = pcp.ProducerConsumerProxy(None)\n"
+        "proxy.write(b'x')\n"
+        "assert proxy.bufferedBytes == 1\n"
+        "try:\n"
+        "    import pcp.forward\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert "pcp.forward needs Twisted and zope.interface: pip install 'pcp-buffer[twisted]'" in proc.stdout
+
+
 def test_port_in_use_is_a_clear_error():
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]
