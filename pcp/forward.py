@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any, List, Optional, Sequence, Set, Tuple
+from typing import Any, Optional, Sequence, Set, Tuple
 
 try:
     from twisted.internet import error, protocol
