@@ -50,12 +50,12 @@ class Settings:
     @classmethod
     def quick(cls) -> "Settings":
         """The CI form."""
-        return cls(least=3, most=30, budget=1.0, cap=20.0)
+        return cls(least=3, most=30, budget=1.5, cap=20.0)
 
     @classmethod
     def full(cls) -> "Settings":
         """The release form."""
-        return cls(least=5, most=60, budget=4.0, cap=120.0)
+        return cls(least=5, most=60, budget=4.0, cap=60.0)
 
     def rounds_for(self, warm: float) -> int:
         """Rounds for a test whose warm-up (subject and compiled partner) took *warm* seconds."""

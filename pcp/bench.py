@@ -263,6 +263,8 @@ def passthrough_case(chunk: int, n: int) -> Case:
 def large_case(chunk: int, total: int, per_flush: int = 0) -> Case:
     """Workload 3: *total* bytes in *chunk* writes, flushed once (per_flush=0) or every *per_flush*."""
     count = total // chunk
+    if count < 1 or (per_flush and count % per_flush):
+        raise ValueError(f"{total} bytes is not a whole number of flushes of {per_flush} x {chunk} bytes")
     every = f"every{per_flush}" if per_flush else "once"
     label = f"{_size(chunk)}x{count}-{every}".replace(" ", "")
     return Case("large", label, writes=count, nbytes=count * chunk, chunk=chunk,
@@ -282,20 +284,23 @@ def churn_case(cycles: int) -> Case:
 
 
 def cases(mode: str = "full") -> List[Case]:
-    """The cases of a run: ``full`` (the release gate), ``quick`` (CI) or ``cli``."""
+    """The cases of a run: ``full`` (the release gate), ``quick`` (CI), ``cli``
+    (``python -m pcp.bench``) or ``smoke`` (tiny sizes, to test the tools)."""
     if mode == "full":
         ns, pt, large_total, partial = (10**3, 10**4, 10**5, 10**6), 20_000, 64 * MIB, (16 * MIB, 64 * MIB)
     elif mode == "quick":
         ns, pt, large_total, partial = (10**3, 10**4, 10**5), 20_000, 64 * MIB, (16 * MIB,)
     elif mode == "cli":
         ns, pt, large_total, partial = (10**2, 10**3, 10**4, 10**5, 10**6), 20_000, 16 * MIB, (16 * MIB,)
+    elif mode == "smoke":
+        ns, pt, large_total, partial = (10, 100), 100, 16 * MIB, (MIB,)
     else:
         raise ValueError(f"unknown mode {mode!r}")
     out = [buffered_case(n) for n in ns]
     out += [passthrough_case(size, pt) for size in (SMALL, KIB)]
     out += [large_case(chunk, large_total, per_flush) for chunk in (64 * KIB, MIB) for per_flush in (0, 16)]
     out += [partial_case(total) for total in partial]
-    out.append(churn_case(10**5))
+    out.append(churn_case(100 if mode == "smoke" else 10**5))
     return out
 
 
@@ -539,8 +544,8 @@ class Result:
 
     @property
     def best(self) -> float:
-        """The fastest round, in seconds."""
-        return min(self.times)
+        """The fastest round, in seconds (at least a nanosecond)."""
+        return max(min(self.times), 1e-9)
 
     @property
     def ns_per_write(self) -> float:
@@ -762,6 +767,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="least rounds per case (default 3)")
     parser.add_argument("--budget", type=float, default=1.0,
                         help="seconds per case that extra rounds may use (default 1.0)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes and one round: checks that the command works, measures nothing useful")
     args = parser.parse_args(argv)
 
     if args.plot and _matplotlib_missing():
@@ -779,8 +786,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    results = run("cli", rounds=max(1, args.rounds), budget=args.budget, max_rounds=max(args.rounds, 15),
-                  progress=progress, alternatives=alts)
+    if args.smoke:
+        results = run("smoke", rounds=1, budget=0.0, progress=progress, alternatives=alts)
+    else:
+        results = run("cli", rounds=max(1, args.rounds), budget=args.budget, max_rounds=max(args.rounds, 15),
+                      progress=progress, alternatives=alts)
     print()
     print(format_table(results))
     print()
