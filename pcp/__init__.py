@@ -40,7 +40,3 @@ if not EXTENSIONS:
     from pcp._core_py import ProxyCore  # type: ignore[assignment]
 
 BasicProducerConsumerProxy, ProducerConsumerProxy = proxy_classes(ProxyCore)
-
-from pcp._interfaces import declare_interfaces  # noqa: E402
-
-declare_interfaces(BasicProducerConsumerProxy, ProducerConsumerProxy)

@@ -190,7 +190,7 @@ cdef class ProxyCore:
 
     @cython.final
     cdef int _check_high(self) except -1:
-        if (self.bufferedBytes >= self._high and not self.producerPaused
+        if (self.bufferedBytes >= self._high and self.bufferedBytes and not self.producerPaused
                 and self.producer is not None and self.producerIsStreaming):
             self.producerPaused = True
             self.producerPauses += 1
@@ -449,4 +449,4 @@ cdef class ProxyCore:
             self._check_high()
             if self._wants_data():
                 self._drain()
-            self._check_low()
+        self._check_low()

@@ -210,6 +210,7 @@ class ProxyCore:
     def _check_high(self) -> None:
         if (
             self._bufferedBytes >= self._high
+            and self._bufferedBytes
             and not self.producerPaused
             and self.producer is not None
             and self.producerIsStreaming
@@ -397,4 +398,4 @@ class ProxyCore:
             self._check_high()
             if self._wants_data():
                 self._drain()
-            self._check_low()
+        self._check_low()

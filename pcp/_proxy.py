@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
+from pcp._interfaces import declare_interfaces
+
 __all__ = ["BasicProtocol", "BufferedProtocol", "proxy_classes"]
 
 _MISSING = object()
@@ -89,10 +91,14 @@ class BasicProtocol:
         self._tellConsumerIfDrained()
         if not sent and not self.iAmStreaming:
             self.outstandingPull = True
-        if self.producer is None:
+        if self.producer is None or self.stopped:
             return
         if self.producerIsStreaming:
+            # Relayed: this resumes a producer paused at a mark too, and the
+            # mark pauses it again if the buffer is still full.
+            self.producerPaused = False
             self.producer.resumeProducing()
+            self._checkWatermarks()
         else:
             self._pull()
 
@@ -176,6 +182,8 @@ class BasicProtocol:
         keeps asking while it wants data and each pull brought some; a loop,
         not recursion, and re-entrant calls leave the asking to the outer loop.
         """
+        if self.stopped:
+            return
         if not self.iAmStreaming:
             self.producer.resumeProducing()
             return
@@ -233,7 +241,7 @@ class BufferedProtocol(BasicProtocol):
         self._tellConsumerIfDrained()
         if not self.iAmStreaming:
             self.outstandingPull = not sent
-        if self.producer is None:
+        if self.producer is None or self.stopped:
             return
         if self._resumeUpstreamIfDrained():
             return
@@ -270,4 +278,5 @@ def proxy_classes(core: type) -> Tuple[type, type]:
     for cls in (BasicProducerConsumerProxy, ProducerConsumerProxy):
         cls.__module__ = "pcp"
         cls.__qualname__ = cls.__name__
+    declare_interfaces(BasicProducerConsumerProxy, ProducerConsumerProxy)
     return BasicProducerConsumerProxy, ProducerConsumerProxy

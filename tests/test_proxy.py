@@ -266,11 +266,6 @@ def test_producer_resumed_only_at_or_below_low_water(impl):
     assert producer.events == ["pause", "resume"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pcp bug: write drains leftovers before accepting new data but skips the "
-    "low-water check when that empties the buffer (producerPaused stays True at 0 bytes)",
-)
 def test_producer_resumed_when_a_write_drains_to_low_water(impl):
     # The resume can come from write's path too: leftovers drained by a later write.
     consumer = DummyConsumer()
@@ -324,11 +319,6 @@ def test_basic_proxy_has_no_high_water_mark(impl):
     assert producer.events == ["pause", "resume"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pcp bug: the Basic proxy's resumeProducing resumes its producer without "
-    "clearing producerPaused, so with a bufferSize set the mark pauses only the first episode",
-)
 def test_basic_proxy_with_a_mark_pauses_every_episode(impl):
     class PullBasic(impl.BasicProducerConsumerProxy):
         iAmStreaming = False  # writes wait for the consumer's pull: the buffer fills
@@ -1104,16 +1094,7 @@ def test_synchronous_push_producer_under_watermarks(impl):
 
 
 @pytest.mark.parametrize("streaming", [True, False], ids=["push-producer", "pull-proxy"])
-def test_no_producer_calls_after_stop(proxyClass, streaming, request):
-    if not streaming or proxyClass.__name__ == "BasicProducerConsumerProxy":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="pcp (as Twisted): after stopProducing, the Basic proxy's resumeProducing "
-                "still resumes its push producer and a pull proxy still pulls, though the "
-                "producer was stopped for good",
-            )
-        )
+def test_no_producer_calls_after_stop(proxyClass, streaming):
     if streaming:
         proxy = proxyClass(EventConsumer())
         producer = EventProducer()
@@ -1287,17 +1268,9 @@ def test_instance_assignment_beats_class_override(impl):
 # -- Twisted interfaces ------------------------------------------------------------------
 
 
-def test_zope_interfaces(proxyClass, request):
+def test_zope_interfaces(proxyClass):
     pytest.importorskip("zope.interface")
     interfaces = pytest.importorskip("twisted.internet.interfaces")
-    if proxyClass is not getattr(pcp, proxyClass.__name__):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="pcp bug: only pcp/__init__ declares the interfaces; classes built "
-                "by pcp._proxy.proxy_classes() (the non-selected implementation) have none",
-            )
-        )
     from zope.interface.verify import verifyObject
 
     proxy = proxyClass(DummyConsumer())
