@@ -501,8 +501,8 @@ def scenario_sink_hangs_up(run: Run, args: List[str]) -> None:
 
 
 def scenario_client_hangs_up(run: Run, args: List[str]) -> None:
-    """4b. The client sends 16 MiB and closes while the sink reads nothing; then the sink reads."""
-    total = 16 * MiB
+    """4b. The client sends 24 MiB and closes while the sink reads nothing; then the sink reads."""
+    total = 24 * MiB
     sink = Sink(run, hold=True)
     # A buffer above the stream, so the whole stream is accepted while the sink holds.
     forwarder = ForwardIn(run, listenSink(sink), bufferSize=32 * MiB)

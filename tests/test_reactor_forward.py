@@ -144,17 +144,18 @@ class Target:
         return self.result
 
 
-def recv_all(conn, delay=0.0, chunk=65536):
-    """Read until end-of-file: (byte count, sha256 hex), sleeping *delay* after each read."""
+def recv_all(conn, rate=None):
+    """Read until end-of-file: (byte count, sha256 hex); no faster than *rate* bytes/s if given."""
     digest, count = hashlib.sha256(), 0
+    start = time.monotonic()
     while True:
-        data = conn.recv(chunk)
+        data = conn.recv(65536)
         if not data:
             return count, digest.hexdigest()
         digest.update(data)
         count += len(data)
-        if delay:
-            time.sleep(delay)
+        if rate:
+            time.sleep(max(0.0, start + count / rate - time.monotonic()))
 
 
 def sha(data):
@@ -234,8 +235,9 @@ def test_end_of_file_is_forwarded_before_the_reply(forwarder):
 
 @pytest.mark.parametrize("read_size", [None, 128 * 1024])
 def test_slow_target_stops_reading_from_the_client(forwarder, read_size):
-    data = payload(24 * MiB)
-    target = Target(lambda conn: recv_all(conn, delay=0.0005, chunk=256 * 1024))
+    data = payload(16 * MiB)
+    # 64 MB/s: far slower than the client and the forwarder, even on a busy machine.
+    target = Target(lambda conn: recv_all(conn, rate=64e6))
     extra = ("--read-size", str(read_size)) if read_size else ()
     fwd = forwarder("--connect", f"127.0.0.1:{target.port}", "--buffer-size", "256K", "--low-water", "64K", *extra)
     with connect(fwd.port) as client:

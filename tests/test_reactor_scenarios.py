@@ -59,9 +59,11 @@ def test_push_producer_through_proxy_to_slow_reader(impl):
     assert source["done"] and source["sent"] == facts["total"] == 32 * MiB
     assert_all_bytes_arrived(facts, source["sentSha"])
     assert facts["sink"]["readPauses"] > 0
-    # Flow control, not luck: the proxy paused its producer and resumed it each time.
+    # Flow control, not luck: the proxy paused its producer and resumed it each time
+    # (but perhaps the last, when the last write reached the mark).
     assert proxy["producerPauses"] > 0
-    assert source["pauses"] == proxy["producerPauses"] == source["resumes"]
+    assert source["pauses"] == proxy["producerPauses"]
+    assert source["pauses"] - source["resumes"] in (0, 1)
     assert proxy["peakBufferedBytes"] <= proxy["bufferSize"] + source["largestChunk"]
     assert proxy["bytesReceived"] == proxy["bytesSent"] == facts["total"]
     assert proxy["bufferedBytes"] == 0
