@@ -137,8 +137,11 @@ class BasicProtocol:
         self._unregisterPending = False
         if streaming:
             self._checkWatermarks()
-        else:
+        elif self.iAmStreaming:
             self._pull()
+        else:
+            # As Twisted does: one pull at once, to have data for the first request.
+            producer.resumeProducing()
 
     def unregisterProducer(self) -> None:
         """Stop consuming data from a producer, without disconnecting.
@@ -178,14 +181,17 @@ class BasicProtocol:
     def _pull(self) -> None:
         """Ask a pull producer for data.
 
-        A pull proxy asks once, on behalf of its consumer. A streaming proxy
-        keeps asking while it wants data and each pull brought some; a loop,
-        not recursion, and re-entrant calls leave the asking to the outer loop.
+        A pull proxy asks once, on behalf of its consumer, and only when its
+        buffer is empty, so a consumer that takes part of each write cannot
+        make the buffer grow. A streaming proxy keeps asking while
+        it wants data and each pull brought some; a loop, not recursion, and
+        re-entrant calls leave the asking to the outer loop.
         """
         if self.stopped:
             return
         if not self.iAmStreaming:
-            self.producer.resumeProducing()
+            if not self.bufferedBytes:
+                self.producer.resumeProducing()
             return
         if self._pulling:
             return

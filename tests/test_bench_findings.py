@@ -1,14 +1,6 @@
 """Proxy behaviour the benchmarks exposed (workload 4 of ``pcp.bench``: partial writes)."""
 
-import pytest
 
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="pcp bug: a pull proxy pulls its producer on every resumeProducing even when "
-    "the buffer still holds data the consumer did not take, so with a consumer that takes "
-    "less than a chunk per call the buffer grows without bound (and each flush copies it all)",
-)
 def test_pull_proxy_with_partial_writes_stays_bounded(impl):
     chunk = b"x" * 65536
 
