@@ -256,7 +256,11 @@ class Model:
         # streaming proxy's pull loop asks exactly once when it wants data.
         if self.stopped:
             return
-        if not self.streaming or self._wants_data():
+        if not self.streaming:
+            # A pull proxy asks on behalf of its consumer, only when empty.
+            if not self.held:
+                self.pulls += 1
+        elif self._wants_data():
             self.pulls += 1
 
     def _tell_if_drained(self) -> None:
@@ -365,8 +369,10 @@ class Model:
         if kind == "push":
             self._check_high()
             self._check_low()
-        else:
+        elif self.streaming:
             self._pull()
+        else:
+            self.pulls += 1  # as Twisted: one pull at once, for the first request
 
     def unregisterProducer(self) -> None:
         self.producer = None
