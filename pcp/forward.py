@@ -141,6 +141,11 @@ class Forwarding:
         self.readDone[side] = True
         mine, other, proxy = self._sides(side)
         proxy.unregisterProducer()
+        otherLost = self.targetLost if side == "client" else self.clientLost
+        if otherLost:
+            # Both events came in one reactor turn: the other side is already closed.
+            mine.loseConnection()
+            return
         other.loseWriteConnection()
         if self.writeDone[side]:
             mine.loseConnection()
