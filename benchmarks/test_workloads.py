@@ -19,7 +19,7 @@ from benchmarks.gate import Settings
 from pcp import bench
 
 
-def test_workload(benchmark: Any, pcp_case: bench.Case, pcp_alt: str,
+def test_workload(request: Any, benchmark: Any, pcp_case: bench.Case, pcp_alt: str,
                   pcp_alternatives: Dict[str, bench.Alternative], pcp_settings: Settings,
                   pcp_results: List[Dict[str, Any]]) -> None:
     """Time one alternative on one case, with compiled rounds interleaved."""
@@ -27,6 +27,7 @@ def test_workload(benchmark: Any, pcp_case: bench.Case, pcp_alt: str,
     entry: Dict[str, Any] = {
         "case": pcp_case.key, "workload": pcp_case.workload, "alt": pcp_alt,
         "writes": pcp_case.writes, "nbytes": pcp_case.nbytes, "times": [], "compiled_times": [],
+        "node": request.node.nodeid,
     }
     try:
         subject = bench.build_round(pcp_case, pcp_alternatives[pcp_alt])

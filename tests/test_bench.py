@@ -333,6 +333,33 @@ def test_committed_thresholds_hold_the_issue_requirements():
     assert all(key.split(" vs ")[0] in full for key in baseline)
 
 
+def test_only_narrow_failures_are_measured_again_and_the_better_run_counts():
+    document = _document(
+        _entry("buffered[N=1e3]", "reference", 0.40),  # within 25% of 0.35: again
+        _entry("partial[16MiB]", "reference", 115.0),  # far off: no point
+        _entry("buffered[N=1e4]", "reference", 0.30),  # passes
+    )
+    for e in document["results"]:
+        e["node"] = f"benchmarks/test_workloads.py::test_workload[{e['case']}-{e['alt']}]"
+    report, _ = _verdicts(document)
+    assert [row.key for row in gate.marginal(report)] == ["buffered[N=1e3] vs reference"]
+    retry = {"results": [_entry("buffered[N=1e3]", "reference", 0.30)]}
+    report, rows = _verdicts(gate.merge_retry(document, retry))
+    row = rows["buffered[N=1e3]", "reference"]
+    assert row.ratio == pytest.approx(0.30) and not row.failed
+    assert "measured twice: 0.4, then 0.3" in row.verdict
+    worse = {"results": [_entry("buffered[N=1e3]", "reference", 0.45)]}
+    report, rows = _verdicts(gate.merge_retry(document, worse))
+    assert rows["buffered[N=1e3]", "reference"].ratio == pytest.approx(0.40)
+    assert report.failed
+
+
+def test_twisted_ratio_is_not_held_to_the_baseline():
+    key = "buffered[N=1e4] vs twisted"
+    report, rows = _verdicts(_document(_entry("buffered[N=1e4]", "twisted", 0.0004)), {key: 0.0001})
+    assert not report.failed
+
+
 def test_rounds_stay_within_the_settings():
     quick = gate.Settings.quick()
     assert quick.rounds_for(0.001) == quick.most
