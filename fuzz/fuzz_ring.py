@@ -31,7 +31,7 @@ with atheris.instrument_imports():
 from pcp import _buffer  # noqa: E402  (compiled: instrumented by the C compiler, if at all)
 
 RINGS = (_buffer.RingBuffer, _buffer_py.RingBuffer)
-_REPORT_EVERY = 1 << 16
+_REPORT_EVERY = 1 << 13
 _inputs = 0
 _operations = 0
 
