@@ -253,7 +253,9 @@ class BufferedProtocol(BasicProtocol):
             return
         if not self.producerIsStreaming:
             self._pull()
-        elif self.outstandingPull:
+        elif self.outstandingPull and not self.producerPaused:
+            # Nothing went out for this pull: ask a push producer for more,
+            # unless the buffer is what paused it.
             self.producer.resumeProducing()
 
     def _writeSomeData(self, data: bytes) -> int:
