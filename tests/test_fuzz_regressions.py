@@ -22,7 +22,7 @@ sys.path.insert(0, str(FUZZ))
 import ring_ops  # noqa: E402
 
 INPUTS = sorted(
-    p for d in ("corpus", "regressions") for p in (FUZZ / d).glob("*") if p.is_file()
+    p for d in ("corpus", "regressions") for p in (FUZZ / d).glob("[!.]*") if p.is_file()
 )
 
 
