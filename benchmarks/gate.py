@@ -7,8 +7,8 @@ baseline and exits non-zero when one falls short.
 A ratio is pcp compiled's time divided by an alternative's time on the same
 case: the median, over rounds, of that quotient for a compiled round run right
 beside a round of the alternative, in this run (lower is better: 0.3 means
-compiled takes 30% of the alternative's time). Thresholds
-live in ``benchmarks/thresholds.json``; the ratios of the last release in
+compiled takes 30% of the alternative's time). Thresholds live in
+``benchmarks/thresholds.json``, the ratios of the last release in
 ``benchmarks/baseline.json``. A gated ratio fails when it misses its threshold
 or is more than ``regression_tolerance`` (15%) worse than its baseline.
 
