@@ -343,8 +343,8 @@ class Model:
                 return
             if self.producer == "pull":
                 self._pull()
-            elif self.outstandingPull:
-                # Even when paused at the mark: see
+            elif self.outstandingPull and not self.producerPaused:
+                # Never a producer the buffer paused: see
                 # test_pull_proxy_keeps_a_producer_paused_at_the_mark below.
                 self.upstreamPaused = False
         elif self.producer == "push":
@@ -674,9 +674,6 @@ class _Blocked:
         raise AssertionError("not called: the proxy uses _writeSomeData")
 
 
-@pytest.mark.xfail(strict=True, reason="pcp bug: a pull ProducerConsumerProxy whose resume sends "
-                   "nothing resumes a push producer it paused at the high-water mark and never "
-                   "pauses it again (BufferedProtocol.resumeProducing, 'elif outstandingPull')")
 def test_pull_proxy_keeps_a_producer_paused_at_the_mark(impl):
     class PullProxy(impl.ProducerConsumerProxy):
         iAmStreaming = False
