@@ -56,21 +56,22 @@ if [ "$#" -eq 0 ]; then
   for f in "${@:1:9}"; do [ -e "$f" ] || { echo "missing $f" >&2; exit 2; }; done
 fi
 
-log=$work/valgrind.log
+rm -f "$work"/valgrind.*.log
 status=0
 PYTHONMALLOC=malloc PCP_STATEFUL_EXAMPLES=${PCP_STATEFUL_EXAMPLES:-10} \
   valgrind --tool=memcheck --num-callers=40 --track-origins=yes \
     --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite \
-    --log-file="$log" \
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider -p memcheck_profile -x "$@" || status=$?
+    --log-file="$work/valgrind.%p.log" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider -p memcheck_profile "$@" || status=$?
 
-echo "== valgrind: $log"
-grep -E "ERROR SUMMARY|definitely lost|indirectly lost|Invalid|uninitialised" "$log" | sort | uniq -c | sort -rn | head -20
+echo "== valgrind logs: $work/valgrind.*.log (one per process; errors in CPython itself are listed too)"
+grep -h -E "ERROR SUMMARY|definitely lost|indirectly lost|Invalid|uninitialised" "$work"/valgrind.*.log \
+  | sed 's/^==[0-9]*== *//' | sort | uniq -c | sort -rn | head -20
 # Each error record is a block of lines starting "==pid== " and ending at a blank one.
 pcp_errors=$(awk '
   /^==[0-9]+== $/ { if (block ~ /(_buffer|_core)\.(c|pyx)|pcp\/_(buffer|core)[^ ]*\.so/) { n++; print block > "/dev/stderr" } block=""; next }
   /^==[0-9]+== / { block = block $0 "\n" }
-  END { print n+0 }' "$log" 2>"$work/pcp-errors.txt")
+  END { print n+0 }' "$work"/valgrind.*.log 2>"$work/pcp-errors.txt")
 echo "== errors and leaks in pcp's code: $pcp_errors (details: $work/pcp-errors.txt)"
 [ "$status" -eq 0 ] || echo "== pytest under valgrind exited $status"
 [ "$pcp_errors" -eq 0 ] && [ "$status" -eq 0 ]
