@@ -30,8 +30,6 @@ from libc.string cimport memcpy
 
 from pcp._buffer cimport RingBuffer
 
-from collections import deque
-
 from pcp._errors import BufferFull
 
 cdef extern from "Python.h":
@@ -40,6 +38,14 @@ cdef extern from "Python.h":
 cdef enum:
     # Exact bytes at least this long are queued by reference, not copied.
     _REF_MIN = 4096
+
+
+@cython.final
+@cython.no_gc
+cdef class _Chunk:
+    """A queued large bytes object and the ring mark (bytes written to the ring before it)."""
+    cdef bytes data
+    cdef Py_ssize_t mark
 
 
 cdef bytes _to_bytes(object data):
@@ -86,8 +92,9 @@ cdef class ProxyCore:
     cdef public bint outstandingPull
     cdef public bint producerPaused
     cdef public bint unregistered
-    # Set by the protocol layer when a subclass overrides _writeSomeData.
-    cdef public bint _useWriteHook
+    # A subclass's _writeSomeData (the plain function, called with self), set
+    # by the protocol layer; None when not overridden.
+    cdef public object _writeHook
 
     cdef readonly Py_ssize_t bufferedBytes
     cdef readonly Py_ssize_t peakBufferedBytes
@@ -99,7 +106,8 @@ cdef class ProxyCore:
     cdef RingBuffer _ring
     cdef Py_ssize_t _ringIn        # bytes ever written to the ring
     cdef Py_ssize_t _ringOut       # bytes ever consumed from the ring
-    cdef object _refs              # deque of (ring mark, bytes), oldest first
+    cdef list _refs                # _Chunk queue; the oldest is at _refHead
+    cdef Py_ssize_t _refHead
     cdef Py_ssize_t _nrefs
     cdef Py_ssize_t _refOffset     # bytes of the oldest ref already sent
     cdef Py_ssize_t _high
@@ -110,7 +118,7 @@ cdef class ProxyCore:
     def __cinit__(self, *args, **kwargs):
         self.iAmStreaming = True
         self._ring = RingBuffer()
-        self._refs = deque()
+        self._refs = []
         self._high = PY_SSIZE_T_MAX
         self._low = -1
         self._max = -1
@@ -238,8 +246,12 @@ cdef class ProxyCore:
     @cython.final
     cdef int _append_bytes(self, bytes data) except -1:
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        cdef _Chunk chunk
         if n >= _REF_MIN:
-            self._refs.append((self._ringIn, data))
+            chunk = _Chunk.__new__(_Chunk)
+            chunk.data = data
+            chunk.mark = self._ringIn
+            self._refs.append(chunk)
             self._nrefs += 1
         else:
             self._ring._append(PyBytes_AS_STRING(data), n)
@@ -277,27 +289,38 @@ cdef class ProxyCore:
         return 0
 
     @cython.final
+    cdef inline _Chunk _ref(self, Py_ssize_t i):
+        return <_Chunk>self._refs[self._refHead + i]
+
+    @cython.final
     cdef bytes _peek_all(self):
         """Everything buffered, oldest first, as one bytes object (not removed)."""
-        cdef bytes out, chunk
+        cdef bytes out
+        cdef _Chunk chunk
         cdef char *dest
-        cdef Py_ssize_t pos, ring_pos, mark, k
+        cdef Py_ssize_t pos, ring_pos, i, k
         if self._nrefs == 0:
             return self._ring._take(-1, False)
-        if self._nrefs == 1 and self._refOffset == 0 and self._ringIn == self._ringOut:
-            return <bytes>self._refs[0][1]
+        if self._nrefs == 1 and self._ringIn == self._ringOut:
+            chunk = self._ref(0)
+            if self._refOffset == 0:
+                return chunk.data
+            return PyBytes_FromStringAndSize(
+                PyBytes_AS_STRING(chunk.data) + self._refOffset, self.bufferedBytes)
         out = PyBytes_FromStringAndSize(NULL, self.bufferedBytes)
         dest = PyBytes_AS_STRING(out)
         pos = 0
         ring_pos = self._ringOut
         k = self._refOffset
-        for mark, chunk in self._refs:
-            if mark > ring_pos:
-                self._ring._copy_out(dest + pos, ring_pos - self._ringOut, mark - ring_pos)
-                pos += mark - ring_pos
-                ring_pos = mark
-            memcpy(dest + pos, PyBytes_AS_STRING(chunk) + k, <size_t>(PyBytes_GET_SIZE(chunk) - k))
-            pos += PyBytes_GET_SIZE(chunk) - k
+        for i in range(self._nrefs):
+            chunk = self._ref(i)
+            if chunk.mark > ring_pos:
+                self._ring._copy_out(dest + pos, ring_pos - self._ringOut, chunk.mark - ring_pos)
+                pos += chunk.mark - ring_pos
+                ring_pos = chunk.mark
+            memcpy(dest + pos, PyBytes_AS_STRING(chunk.data) + k,
+                   <size_t>(PyBytes_GET_SIZE(chunk.data) - k))
+            pos += PyBytes_GET_SIZE(chunk.data) - k
             k = 0
         if self._ringIn > ring_pos:
             self._ring._copy_out(dest + pos, ring_pos - self._ringOut, self._ringIn - ring_pos)
@@ -309,10 +332,15 @@ cdef class ProxyCore:
     cdef void _consume(self, Py_ssize_t n) noexcept:
         """Drop the oldest *n* bytes (0 <= n <= bufferedBytes)."""
         cdef Py_ssize_t before, k, avail
+        cdef _Chunk chunk
+        if n == self.bufferedBytes:
+            self._clear()
+            return
         self.bufferedBytes -= n
         while n > 0:
             if self._nrefs:
-                before = <Py_ssize_t>self._refs[0][0] - self._ringOut
+                chunk = self._ref(0)
+                before = chunk.mark - self._ringOut
             else:
                 before = self._ringIn - self._ringOut
             if before > 0:
@@ -321,21 +349,35 @@ cdef class ProxyCore:
                 self._ringOut += k
                 n -= k
                 continue
-            avail = PyBytes_GET_SIZE(self._refs[0][1]) - self._refOffset
+            avail = PyBytes_GET_SIZE(chunk.data) - self._refOffset
             if n >= avail:
-                self._refs.popleft()
-                self._nrefs -= 1
-                self._refOffset = 0
+                self._pop_ref()
                 n -= avail
             else:
                 self._refOffset += n
                 n = 0
 
     @cython.final
+    cdef void _pop_ref(self) noexcept:
+        self._refs[self._refHead] = None
+        self._refHead += 1
+        self._nrefs -= 1
+        self._refOffset = 0
+        if self._nrefs == 0:
+            del self._refs[:]
+            self._refHead = 0
+        elif self._refHead >= 64 and self._refHead * 2 >= len(self._refs):
+            # Drop the popped slots now and then: amortised O(1) per pop.
+            del self._refs[:self._refHead]
+            self._refHead = 0
+
+    @cython.final
     cdef void _clear(self) noexcept:
-        self._ring.clear()
+        self._ring._consume(self._ringIn - self._ringOut)
         self._ringIn = self._ringOut = 0
-        self._refs.clear()
+        if self._nrefs:
+            del self._refs[:]
+        self._refHead = 0
         self._nrefs = 0
         self._refOffset = 0
         self.bufferedBytes = 0
@@ -356,12 +398,12 @@ cdef class ProxyCore:
     cdef Py_ssize_t _send(self, bytes data) except -1:
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
         cdef Py_ssize_t sent
-        if not self._useWriteHook:
+        if self._writeHook is None:
             if self._consumerWrite is None:
                 raise AttributeError(f"consumer {self._consumer!r} has no write method")
             self._consumerWrite(data)
             return n
-        result = self._writeSomeData(data)
+        result = self._writeHook(self, data)
         try:
             sent = PyNumber_Index(result)
         except TypeError:

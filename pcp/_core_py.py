@@ -62,7 +62,7 @@ class ProxyCore:
         "outstandingPull",
         "producerPaused",
         "unregistered",
-        "_useWriteHook",
+        "_writeHook",
         "_bufferedBytes",
         "_peakBufferedBytes",
         "_producerPauses",
@@ -89,7 +89,7 @@ class ProxyCore:
         self.outstandingPull = False
         self.producerPaused = False
         self.unregistered = False
-        self._useWriteHook = False
+        self._writeHook = None
         self._bufferedBytes = 0
         self._peakBufferedBytes = 0
         self._producerPauses = 0
@@ -299,12 +299,12 @@ class ProxyCore:
 
     def _send(self, data: bytes) -> int:
         n = len(data)
-        if not self._useWriteHook:
+        if self._writeHook is None:
             if self._consumerWrite is None:
                 raise AttributeError(f"consumer {self._consumer!r} has no write method")
             self._consumerWrite(data)
             return n
-        result = self._writeSomeData(data)  # type: ignore[attr-defined]
+        result = self._writeHook(self, data)
         try:
             sent = _index(result)
         except TypeError:

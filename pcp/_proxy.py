@@ -233,7 +233,8 @@ class BufferedProtocol(BasicProtocol):
 
     def __init__(self, consumer: Any) -> None:
         # The core calls _writeSomeData only where a subclass overrides it.
-        self._useWriteHook = type(self)._writeSomeData is not BufferedProtocol._writeSomeData
+        hook = type(self)._writeSomeData
+        self._writeHook = None if hook is BufferedProtocol._writeSomeData else hook
         super().__init__(consumer)
 
     def pauseProducing(self) -> None:
@@ -244,12 +245,13 @@ class BufferedProtocol(BasicProtocol):
         """Send what is buffered, then resume or pull my producer as the buffer allows."""
         self.paused = False
         sent = self._flush()
-        self._tellConsumerIfDrained()
+        if not self.bufferedBytes:
+            self._tellConsumerIfDrained()
         if not self.iAmStreaming:
             self.outstandingPull = not sent
         if self.producer is None or self.stopped:
             return
-        if self._resumeUpstreamIfDrained():
+        if self.producerPaused and self._resumeUpstreamIfDrained():
             return
         if not self.producerIsStreaming:
             self._pull()
