@@ -199,6 +199,7 @@ class Model:
         self.producerPaused = False             # paused at the high-water mark
         self.upstreamPaused = False             # what the push producer should be
         self.pulls = 0
+        self.pullUncertain = False
         self.producerPauses = 0
         self.unregistered = False
         self.unregisterPending = False
@@ -364,6 +365,7 @@ class Model:
             raise RuntimeError("model")
         self.producer = kind
         self.pulls = 0
+        self.pullUncertain = False
         self.producerPaused = False
         self.upstreamPaused = False
         self.unregistered = False
@@ -374,7 +376,11 @@ class Model:
         elif self.streaming:
             self._pull()
         else:
-            self.pulls += 1  # as Twisted: one pull at once, for the first request
+            # As Twisted: one pull at once, for the first request. A stopped
+            # proxy should not call its producer (xfail test below): either
+            # count is accepted until that is settled.
+            self.pulls += 1
+            self.pullUncertain = self.stopped
 
     def unregisterProducer(self) -> None:
         self.producer = None
@@ -611,7 +617,8 @@ class ProxyMachine(RuleBasedStateMachine):
             if m.producer == "push":
                 assert s.producer.paused == m.upstreamPaused
             else:
-                assert s.producer.resumes == m.pulls and s.producer.pauses == 0
+                pulls = (m.pulls - 1, m.pulls) if m.pullUncertain else (m.pulls,)
+                assert s.producer.resumes in pulls and s.producer.pauses == 0
 
     @invariant()
     def unregistered_producers_are_left_alone(self):
@@ -690,3 +697,17 @@ def test_pull_proxy_keeps_a_producer_paused_at_the_mark(impl):
     proxy.resumeProducing()  # the consumer asks; takes nothing
     # The buffer is still above the low-water mark: the producer must stay paused.
     assert producer.paused == proxy.producerPaused == True  # noqa: E712
+
+
+@pytest.mark.xfail(strict=True, reason="pcp bug: registering a pull producer with a stopped pull "
+                   "proxy pulls it (registerProducer calls resumeProducing without the stopped check)")
+def test_stopped_pull_proxy_does_not_pull_a_new_producer(impl):
+    class PullProxy(impl.BasicProducerConsumerProxy):
+        iAmStreaming = False
+
+    proxy = PullProxy(Consumer())
+    proxy.stopProducing()
+    producer = Producer(False, "pull")
+    proxy.registerProducer(producer, False)
+    proxy.resumeProducing()
+    assert producer.calls() == (0, 0, 0)  # no producer calls after stop
