@@ -236,7 +236,7 @@ cdef class ProxyCore:
 
     @cython.final
     cdef int _check_cap(self, Py_ssize_t n) except -1:
-        if self._max >= 0 and n > self._max - self.bufferedBytes:
+        if self._max >= 0 and n and n > self._max - self.bufferedBytes:
             raise BufferFull(
                 f"writing {n} bytes to a buffer holding {self.bufferedBytes} "
                 f"would exceed maxBufferSize {self._max}"

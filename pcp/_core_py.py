@@ -246,7 +246,7 @@ class ProxyCore:
     # -- the buffer -------------------------------------------------------------
 
     def _check_cap(self, n: int) -> None:
-        if self._max >= 0 and n > self._max - self._bufferedBytes:
+        if self._max >= 0 and n and n > self._max - self._bufferedBytes:
             raise BufferFull(
                 f"writing {n} bytes to a buffer holding {self._bufferedBytes} "
                 f"would exceed maxBufferSize {self._max}"

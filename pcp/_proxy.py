@@ -139,7 +139,7 @@ class BasicProtocol:
             self._checkWatermarks()
         elif self.iAmStreaming:
             self._pull()
-        else:
+        elif not self.stopped:
             # As Twisted does: one pull at once, to have data for the first request.
             producer.resumeProducing()
 

@@ -213,8 +213,6 @@ def test_partial_writes_never_leave_more_than_the_cap(impl):
     assert sink.received == accepted
 
 
-@pytest.mark.xfail(strict=True, reason="pcp bug: with maxBufferSize lowered below what is buffered, "
-                   "an empty write raises BufferFull ('writing 0 bytes ... would exceed')")
 def test_empty_write_is_never_refused(impl):
     proxy, sink, _ = capped(impl, 10, 100)
     proxy.pauseProducing()

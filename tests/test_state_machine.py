@@ -699,8 +699,6 @@ def test_pull_proxy_keeps_a_producer_paused_at_the_mark(impl):
     assert producer.paused == proxy.producerPaused == True  # noqa: E712
 
 
-@pytest.mark.xfail(strict=True, reason="pcp bug: registering a pull producer with a stopped pull "
-                   "proxy pulls it (registerProducer calls resumeProducing without the stopped check)")
 def test_stopped_pull_proxy_does_not_pull_a_new_producer(impl):
     class PullProxy(impl.BasicProducerConsumerProxy):
         iAmStreaming = False
