@@ -23,6 +23,25 @@ def _index(n: object) -> int:
     return k
 
 
+def to_bytes(data: object) -> bytes:
+    """Return *data* as exact bytes: TypeError for non-buffers, BufferError for non-contiguous ones.
+
+    The twins' one place for the checks the extensions make with PyBUF_SIMPLE.
+    """
+    if type(data) is bytes:
+        return data
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"a bytes-like object is required, not {type(data).__name__!r}"
+        ) from None
+    with view:
+        if not view.c_contiguous:
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+        return view.tobytes()
+
+
 class RingBuffer:
     """A growable circular byte buffer.
 
@@ -44,23 +63,10 @@ class RingBuffer:
         self._peak = 0
 
     def _append(self, data: object) -> None:
-        if type(data) is not bytes:
-            try:
-                view = memoryview(data)  # type: ignore[arg-type]
-            except TypeError:
-                raise TypeError(
-                    f"a bytes-like object is required, not {type(data).__name__!r}"
-                ) from None
-            with view:
-                if not view.c_contiguous:
-                    raise BufferError("memoryview: underlying buffer is not C-contiguous")
-                data = view.cast("B") if view.ndim != 1 or view.format != "B" else view
-                self._grow_for(data.nbytes)
-                self._data += data
-        else:
-            self._grow_for(len(data))
-            self._data += data
-        held = len(self) 
+        payload = to_bytes(data)
+        self._grow_for(len(payload))
+        self._data += payload
+        held = len(self)
         if held > self._peak:
             self._peak = held
 

@@ -12,27 +12,12 @@ from collections import deque
 from operator import index as _index
 from typing import Any, Deque, Optional
 
+from pcp._buffer_py import to_bytes as _to_bytes
 from pcp._errors import BufferFull
 
 __all__ = ["ProxyCore"]
 
 _NO_MARK = sys.maxsize
-
-
-def _to_bytes(data: Any) -> bytes:
-    """Return *data* as exact bytes, or raise TypeError/BufferError."""
-    if type(data) is bytes:
-        return data
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(
-            f"a bytes-like object is required, not {type(data).__name__!r}"
-        ) from None
-    with view:
-        if not view.c_contiguous:
-            raise BufferError("memoryview: underlying buffer is not C-contiguous")
-        return view.tobytes()
 
 
 def _mark_arg(value: Any, name: str) -> int:
