@@ -88,16 +88,18 @@ class BasicProtocol:
         """Send everything buffered as one write, then resume or pull my producer."""
         self.paused = False
         sent = self._flush()
-        self._tellConsumerIfDrained()
+        if not self.bufferedBytes:
+            self._tellConsumerIfDrained()
         if not sent and not self.iAmStreaming:
             self.outstandingPull = True
-        if self.producer is None or self.stopped:
+        producer = self.producer
+        if producer is None or self.stopped:
             return
         if self.producerIsStreaming:
             # Relayed: this resumes a producer paused at a mark too, and the
             # mark pauses it again if the buffer is still full.
             self.producerPaused = False
-            self.producer.resumeProducing()
+            producer.resumeProducing()
             self._checkWatermarks()
         else:
             self._pull()
@@ -187,10 +189,8 @@ class BasicProtocol:
         it wants data and each pull brought some; a loop, not recursion, and
         re-entrant calls leave the asking to the outer loop.
         """
-        if self.stopped:
-            return
         if not self.iAmStreaming:
-            if not self.bufferedBytes:
+            if not self.bufferedBytes and not self.stopped:
                 self.producer.resumeProducing()
             return
         if self._pulling:
@@ -249,7 +249,8 @@ class BufferedProtocol(BasicProtocol):
             self._tellConsumerIfDrained()
         if not self.iAmStreaming:
             self.outstandingPull = not sent
-        if self.producer is None or self.stopped:
+        producer = self.producer
+        if producer is None or self.stopped:
             return
         if self.producerPaused and self._resumeUpstreamIfDrained():
             return
@@ -258,7 +259,7 @@ class BufferedProtocol(BasicProtocol):
         elif self.outstandingPull and not self.producerPaused:
             # Nothing went out for this pull: ask a push producer for more,
             # unless the buffer is what paused it.
-            self.producer.resumeProducing()
+            producer.resumeProducing()
 
     def _writeSomeData(self, data: bytes) -> int:
         """Write as much of *data* as possible to the consumer; return the bytes written.
