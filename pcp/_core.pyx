@@ -338,11 +338,13 @@ cdef class ProxyCore:
             return
         self.bufferedBytes -= n
         while n > 0:
-            if self._nrefs:
-                chunk = self._ref(0)
-                before = chunk.mark - self._ringOut
-            else:
-                before = self._ringIn - self._ringOut
+            if self._nrefs == 0:
+                # Only ring bytes are left.
+                self._ring._consume(n)
+                self._ringOut += n
+                return
+            chunk = self._ref(0)
+            before = chunk.mark - self._ringOut
             if before > 0:
                 k = n if n < before else before
                 self._ring._consume(k)
