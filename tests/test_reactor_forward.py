@@ -276,7 +276,9 @@ def test_target_lost_mid_stream_closes_the_client(forwarder):
                 client.sendall(payload(MiB))
             pytest.fail("the forwarder kept accepting data from a client whose target was lost")
     assert target.join() >= MiB
-    assert closed_line(fwd)["how"].startswith("target lost")
+    # Linux reports a reset once: if a send took the ECONNRESET, the next read
+    # sees end-of-file, so the forwarder may log the loss as a close.
+    assert closed_line(fwd)["how"].startswith(("target lost", "target closed"))
 
 
 def test_client_lost_mid_stream_still_delivers_what_was_accepted(forwarder):
