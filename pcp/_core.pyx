@@ -26,6 +26,7 @@ from cpython.bytes cimport (
     PyBytes_GET_SIZE,
 )
 from cpython.number cimport PyNumber_Index
+from cpython.object cimport PyObject
 from libc.string cimport memcpy
 
 from pcp._buffer cimport RingBuffer
@@ -34,6 +35,8 @@ from pcp._errors import BufferFull
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
+    int _generic_setattr "PyObject_GenericSetAttr"(object o, object name, PyObject *value) except -1
+    int PyObject_GenericSetDict(object o, object value, void *context) except -1
 
 cdef enum:
     # Exact bytes at least this long are queued by reference, not copied.
@@ -62,6 +65,10 @@ cdef bytes _to_bytes(object data):
         PyBuffer_Release(&view)
 
 
+# Attributes the protocol layer relies on always being there.
+_PROTOCOL_FIELDS = ("consumer", "producer", "producerIsStreaming", "iAmStreaming", "stopped")
+
+
 cdef Py_ssize_t _mark_arg(object value, str name) except -1:
     cdef Py_ssize_t n = PyNumber_Index(value)
     if n < 0:
@@ -82,13 +89,18 @@ cdef class ProxyCore:
     (written after stopProducing, reaching nobody).
     """
 
+    # consumer, producer, producerIsStreaming, iAmStreaming and stopped are
+    # read by the protocol layer on every pull, so they are plain instance
+    # attributes, which CPython caches (reads through a getset descriptor
+    # never are). __setattr__ keeps these C copies, the ones the core reads,
+    # in step with them.
     cdef object _consumer
     cdef object _consumerWrite     # consumer.write, bound when the consumer is set
-    cdef public object producer
-    cdef public object producerIsStreaming
-    cdef public bint iAmStreaming
+    cdef object _producer
+    cdef object _producerIsStreaming
+    cdef bint _iAmStreaming
+    cdef bint _stopped
     cdef public bint paused
-    cdef public bint stopped
     cdef public bint outstandingPull
     cdef public bint producerPaused
     cdef public bint unregistered
@@ -116,26 +128,45 @@ cdef class ProxyCore:
     cdef bint _sending             # a consumer write is in progress
 
     def __cinit__(self, *args, **kwargs):
-        self.iAmStreaming = True
+        if type(self) is ProxyCore:
+            raise TypeError("ProxyCore is a base class: use pcp.BasicProducerConsumerProxy "
+                            "or pcp.ProducerConsumerProxy")
+        self._iAmStreaming = True
+        # A dict of our own: the one CPython 3.11 would create for an
+        # instance of a subclass of a C type shares its keys with the class,
+        # and its attribute reads are then never cached.
+        PyObject_GenericSetDict(self, {
+            "consumer": None, "producer": None, "producerIsStreaming": None,
+            "iAmStreaming": True, "stopped": False}, NULL)
         self._ring = RingBuffer()
         self._refs = []
         self._high = PY_SSIZE_T_MAX
         self._low = -1
         self._max = -1
 
-    @property
-    def consumer(self):
-        """The consumer I publish to (None once stopped).
+    def __setattr__(self, name, value):
+        # The consumer's write is looked up when the consumer is set (that
+        # saves a lookup per write): assign the consumer again after
+        # replacing its write method.
+        if name == "consumer":
+            self._consumerWrite = getattr(value, "write", None) if value is not None else None
+            self._consumer = value
+        elif name == "producer":
+            self._producer = value
+        elif name == "producerIsStreaming":
+            self._producerIsStreaming = value
+        elif name == "iAmStreaming":
+            self._iAmStreaming = value
+            value = self._iAmStreaming
+        elif name == "stopped":
+            self._stopped = value
+            value = self._stopped
+        _generic_setattr(self, name, <PyObject *>value)
 
-        Its ``write`` is looked up when it is set (that saves a lookup per
-        write): assign the consumer again after replacing its write method.
-        """
-        return self._consumer
-
-    @consumer.setter
-    def consumer(self, value):
-        self._consumerWrite = getattr(value, "write", None) if value is not None else None
-        self._consumer = value
+    def __delattr__(self, name):
+        if name in _PROTOCOL_FIELDS:
+            raise AttributeError(f"cannot delete attribute {name!r}")
+        _generic_setattr(self, name, NULL)
 
     # -- the marks ------------------------------------------------------------
 
@@ -199,10 +230,10 @@ cdef class ProxyCore:
     @cython.final
     cdef int _check_high(self) except -1:
         if (self.bufferedBytes >= self._high and self.bufferedBytes and not self.producerPaused
-                and self.producer is not None and self.producerIsStreaming):
+                and self._producer is not None and self._producerIsStreaming):
             self.producerPaused = True
             self.producerPauses += 1
-            self.producer.pauseProducing()
+            self._producer.pauseProducing()
         return 0
 
     @cython.final
@@ -210,8 +241,8 @@ cdef class ProxyCore:
         cdef Py_ssize_t low = self._low if self._low >= 0 else self._high // 4
         if self.producerPaused and self.bufferedBytes <= low:
             self.producerPaused = False
-            if self.producer is not None:
-                self.producer.resumeProducing()
+            if self._producer is not None:
+                self._producer.resumeProducing()
                 return True
         return False
 
@@ -419,7 +450,7 @@ cdef class ProxyCore:
     @cython.final
     cdef inline bint _wants_data(self) noexcept:
         return (not self.paused and not self._sending and self._consumer is not None
-                and (self.iAmStreaming or self.outstandingPull))
+                and (self._iAmStreaming or self.outstandingPull))
 
     @cython.final
     cdef Py_ssize_t _drain(self) except -1:
@@ -430,8 +461,8 @@ cdef class ProxyCore:
         if self._sending:
             # A consumer calling back in: the outer loop goes on after it returns.
             return 0
-        while (self.bufferedBytes and not self.paused and not self.stopped
-               and self._consumer is not None and (self.iAmStreaming or total == 0)):
+        while (self.bufferedBytes and not self.paused and not self._stopped
+               and self._consumer is not None and (self._iAmStreaming or total == 0)):
             data = self._peek_all()
             self._sending = True
             try:
@@ -450,6 +481,21 @@ cdef class ProxyCore:
         return self._drain()
 
     @cython.always_allow_keywords(False)
+    def _resumeFlush(self):
+        """Clear paused and send what is buffered; return True when nothing is left buffered.
+
+        A pull proxy's pull is answered only if something went out:
+        outstandingPull becomes whether nothing did. One call, because the
+        protocol layer's resumeProducing runs once per pull.
+        """
+        cdef Py_ssize_t sent
+        self.paused = False
+        sent = self._drain()
+        if not self._iAmStreaming:
+            self.outstandingPull = sent == 0
+        return self.bufferedBytes == 0
+
+    @cython.always_allow_keywords(False)
     def write(self, data):
         """Accept *data* (any C-contiguous bytes-like object) from the producer.
 
@@ -459,17 +505,17 @@ cdef class ProxyCore:
         """
         cdef bytes payload
         cdef Py_ssize_t n, sent
-        if self.stopped:
+        if self._stopped:
             payload = _to_bytes(data)
             self.bytesDiscarded += PyBytes_GET_SIZE(payload)
             return
         if self.bufferedBytes and self._wants_data():
             # Leftovers of a partial write or a failed flush go first. If the
             # consumer raises here, nothing of this write has been accepted.
-            if self._drain() and not self.iAmStreaming:
+            if self._drain() and not self._iAmStreaming:
                 self.outstandingPull = False
         if (self.paused or self.bufferedBytes or self._sending or self._consumer is None
-                or (not self.iAmStreaming and not self.outstandingPull)):
+                or (not self._iAmStreaming and not self.outstandingPull)):
             self._buffer(data)
             self._check_marks()
             return

@@ -29,6 +29,10 @@ def _mark_arg(value: Any, name: str) -> int:
     return n
 
 
+# Attributes the protocol layer relies on always being there.
+_PROTOCOL_FIELDS = ("consumer", "producer", "producerIsStreaming", "iAmStreaming", "stopped")
+
+
 class ProxyCore:
     """Buffer, write path, flush loop and watermarks of a producer/consumer proxy.
 
@@ -63,6 +67,9 @@ class ProxyCore:
     )
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "ProxyCore":
+        if cls is ProxyCore:
+            raise TypeError("ProxyCore is a base class: use pcp.BasicProducerConsumerProxy "
+                            "or pcp.ProducerConsumerProxy")
         self = super().__new__(cls)
         self._consumer = None
         self._consumerWrite = None
@@ -88,6 +95,11 @@ class ProxyCore:
         self._max = -1
         self._sending = False
         return self
+
+    def __delattr__(self, name: str) -> None:
+        if name in _PROTOCOL_FIELDS:
+            raise AttributeError(f"cannot delete attribute {name!r}")
+        super().__delattr__(name)
 
     @property
     def consumer(self) -> Any:
@@ -337,6 +349,19 @@ class ProxyCore:
     def _flush(self) -> int:
         """Send what is buffered (one write per pass); return the bytes sent."""
         return self._drain()
+
+    def _resumeFlush(self) -> bool:
+        """Clear paused and send what is buffered; return True when nothing is left buffered.
+
+        A pull proxy's pull is answered only if something went out:
+        outstandingPull becomes whether nothing did. One call, because the
+        protocol layer's resumeProducing runs once per pull.
+        """
+        self.paused = False
+        sent = self._drain()
+        if not self.iAmStreaming:
+            self.outstandingPull = sent == 0
+        return self._bufferedBytes == 0
 
     def write(self, data: Any, /) -> None:
         """Accept *data* (any C-contiguous bytes-like object) from the producer.

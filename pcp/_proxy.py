@@ -70,6 +70,9 @@ class BasicProtocol:
         cls._classDefaults = {name: merged[name] for name in _CORE_STATE if name in merged}
 
     def __init__(self, consumer: Any) -> None:
+        # Instance attributes, not just the class defaults: CPython caches
+        # instance attribute reads, and the pull path reads these.
+        self._pulling = self._unregisterPending = self._finishPending = False
         for name, value in self._classDefaults.items():
             setattr(self, name, value)
         if consumer is not None:
@@ -243,22 +246,24 @@ class BufferedProtocol(BasicProtocol):
 
     def resumeProducing(self) -> None:
         """Send what is buffered, then resume or pull my producer as the buffer allows."""
-        self.paused = False
-        sent = self._flush()
-        if not self.bufferedBytes:
+        drained = self._resumeFlush()
+        if drained and (self._finishPending or self._unregisterPending):
             self._tellConsumerIfDrained()
-        if not self.iAmStreaming:
-            self.outstandingPull = not sent
         producer = self.producer
         if producer is None or self.stopped:
             return
-        if self.producerPaused and self._resumeUpstreamIfDrained():
-            return
-        if not self.producerIsStreaming:
+        if self.producerIsStreaming:
+            if self.producerPaused:
+                # Paused at the high mark: resumed at the low mark, not before.
+                self._resumeUpstreamIfDrained()
+            elif self.outstandingPull:
+                # Nothing went out for this pull: ask for more.
+                producer.resumeProducing()
+        elif self.iAmStreaming:
             self._pull()
-        elif self.outstandingPull and not self.producerPaused:
-            # Nothing went out for this pull: ask a push producer for more,
-            # unless the buffer is what paused it.
+        elif drained and not self.bufferedBytes:
+            # A pull proxy pulls only with an empty buffer. (Read again:
+            # telling the consumer we are done may have led to a write.)
             producer.resumeProducing()
 
     def _writeSomeData(self, data: bytes) -> int:

@@ -1138,6 +1138,57 @@ def test_consumer_write_is_looked_up_when_the_consumer_is_set(proxyClass):
     assert replaced == [b"2"]
 
 
+PROTOCOL_FIELDS = ["consumer", "producer", "producerIsStreaming", "iAmStreaming", "stopped"]
+
+
+@pytest.mark.parametrize("name", PROTOCOL_FIELDS)
+def test_protocol_fields_cannot_be_deleted(proxyClass, name):
+    consumer = DummyConsumer()
+    proxy = proxyClass(consumer)
+    before = getattr(proxy, name)
+    with pytest.raises(AttributeError, match=f"cannot delete attribute '{name}'"):
+        delattr(proxy, name)
+    assert getattr(proxy, name) == before
+    proxy.write(b"still works")
+    assert consumer.getvalue() == b"still works"
+
+
+def test_other_attributes_set_and_delete_as_usual(proxyClass):
+    proxy = proxyClass(None)
+    proxy.note = "mine"
+    assert proxy.note == "mine"
+    del proxy.note
+    assert not hasattr(proxy, "note")
+
+
+def test_protocol_fields_set_directly_reach_the_core(impl):
+    # The compiled core keeps C copies of these for its write path: an
+    # assignment from outside the protocol layer must reach them too.
+    consumer = DummyConsumer()
+    proxy = impl.ProducerConsumerProxy(consumer)
+    producer = EventProducer()
+    proxy.producer, proxy.producerIsStreaming = producer, True
+    proxy.bufferSize = 4
+    proxy.pauseProducing()
+    proxy.write(b"12345")
+    assert producer.events == ["pause"]
+    proxy.resumeProducing()
+    assert consumer.getvalue() == b"12345"
+    proxy.iAmStreaming = False
+    proxy.outstandingPull = False
+    proxy.write(b"held")  # a pull proxy holds data nobody asked for
+    assert consumer.getvalue() == b"12345"
+    proxy.stopped = True
+    proxy.write(b"gone")
+    assert proxy.bytesDiscarded == 4
+    assert proxy.stopped is True
+
+
+def test_the_core_alone_is_not_a_proxy(impl):
+    with pytest.raises(TypeError, match="ProxyCore is a base class"):
+        impl.ProxyCore()
+
+
 # -- counters ----------------------------------------------------------------------------
 
 
