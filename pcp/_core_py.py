@@ -29,10 +29,6 @@ def _mark_arg(value: Any, name: str) -> int:
     return n
 
 
-# Attributes the protocol layer relies on always being there.
-_PROTOCOL_FIELDS = ("consumer", "producer", "producerIsStreaming", "iAmStreaming", "stopped")
-
-
 class ProxyCore:
     """Buffer, write path, flush loop and watermarks of a producer/consumer proxy.
 
@@ -95,11 +91,6 @@ class ProxyCore:
         self._max = -1
         self._sending = False
         return self
-
-    def __delattr__(self, name: str) -> None:
-        if name in _PROTOCOL_FIELDS:
-            raise AttributeError(f"cannot delete attribute {name!r}")
-        super().__delattr__(name)
 
     @property
     def consumer(self) -> Any:

@@ -1142,7 +1142,12 @@ PROTOCOL_FIELDS = ["consumer", "producer", "producerIsStreaming", "iAmStreaming"
 
 
 @pytest.mark.parametrize("name", PROTOCOL_FIELDS)
-def test_protocol_fields_cannot_be_deleted(proxyClass, name):
+def test_protocol_fields_cannot_be_deleted(impl, proxyClass, name):
+    if impl.kind == "twin":
+        # A __delattr__ would slow every attribute store of the twin (it
+        # shares the slot with __setattr__); there, deleting one is an
+        # ordinary slot deletion and the proxy fails at its next use.
+        pytest.skip("the compiled core refuses, to keep its C copies valid")
     consumer = DummyConsumer()
     proxy = proxyClass(consumer)
     before = getattr(proxy, name)
