@@ -354,6 +354,16 @@ def test_only_narrow_failures_are_measured_again_and_the_better_run_counts():
     assert report.failed
 
 
+def test_baseline_records_the_worse_measurement_of_a_retried_ratio(tmp_path):
+    document = _document(_entry("buffered[N=1e3]", "reference", 0.40))
+    retry = {"results": [_entry("buffered[N=1e3]", "reference", 0.30)]}
+    report, rows = _verdicts(gate.merge_retry(document, retry))
+    assert rows["buffered[N=1e3]", "reference"].ratio == pytest.approx(0.30)  # the gate keeps the better
+    path = tmp_path / "baseline.json"
+    gate.write_baseline(report, {"mode": "full", "environment": {}}, path)
+    assert gate.load_baseline(path) == {"buffered[N=1e3] vs reference": pytest.approx(0.40)}
+
+
 def test_twisted_ratio_is_not_held_to_the_baseline():
     key = "buffered[N=1e4] vs twisted"
     report, rows = _verdicts(_document(_entry("buffered[N=1e4]", "twisted", 0.0004)), {key: 0.0001})
