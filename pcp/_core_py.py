@@ -217,8 +217,12 @@ class ProxyCore:
         return False
 
     def _check_marks(self) -> None:
-        self._check_high()
-        self._check_low()
+        # The guards repeat each check's first condition: most writes cross
+        # no mark, and a call costs more than the test.
+        if self._bufferedBytes >= self._high:
+            self._check_high()
+        if self.producerPaused:
+            self._check_low()
 
     def _checkWatermarks(self) -> None:
         """Pause the producer if at the high mark, resume it if paused and at the low mark."""
@@ -248,8 +252,9 @@ class ProxyCore:
 
     def _buffer(self, data: Any) -> None:
         """Type-check, cap-check and append *data*; nothing is appended on error."""
-        payload = _to_bytes(data)
-        self._check_cap(len(payload))
+        payload = data if type(data) is bytes else _to_bytes(data)
+        if self._max >= 0:
+            self._check_cap(len(payload))
         if payload:
             self._append_bytes(payload)
             self._bytesReceived += len(payload)
@@ -364,7 +369,7 @@ class ProxyCore:
         if self.stopped:
             self._bytesDiscarded += len(_to_bytes(data))
             return
-        if self._bufferedBytes and self._wants_data():
+        if self._bufferedBytes and not self.paused and self._wants_data():
             # Leftovers of a partial write or a failed flush go first. If the
             # consumer raises here, nothing of this write has been accepted.
             if self._drain() and not self.iAmStreaming:
@@ -379,11 +384,12 @@ class ProxyCore:
             self._buffer(data)
             self._check_marks()
             return
-        payload = _to_bytes(data)
+        payload = data if type(data) is bytes else _to_bytes(data)
         n = len(payload)
         if n == 0:
             return
-        self._check_cap(n)
+        if self._max >= 0:
+            self._check_cap(n)
         self._sending = True
         try:
             sent = self._send(payload)
@@ -399,4 +405,5 @@ class ProxyCore:
             self._check_high()
             if self._wants_data():
                 self._drain()
-        self._check_low()
+        if self.producerPaused:
+            self._check_low()
