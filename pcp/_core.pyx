@@ -132,9 +132,10 @@ cdef class ProxyCore:
             raise TypeError("ProxyCore is a base class: use pcp.BasicProducerConsumerProxy "
                             "or pcp.ProducerConsumerProxy")
         self._iAmStreaming = True
-        # A dict of our own: the one CPython 3.11 would create for an
-        # instance of a subclass of a C type shares its keys with the class,
-        # and its attribute reads are then never cached.
+        # A dict of our own: the one CPython would create for an instance
+        # of a subclass of a C type shares its keys with the class, and
+        # reads from it are then never cached (seen on 3.11 and 3.13;
+        # tests/test_attribute_cache.py).
         PyObject_GenericSetDict(self, {
             "consumer": None, "producer": None, "producerIsStreaming": None,
             "iAmStreaming": True, "stopped": False}, NULL)
