@@ -134,7 +134,7 @@ cdef class ProxyCore:
         self._iAmStreaming = True
         # A dict of our own: the one CPython would create for an instance
         # of a subclass of a C type shares its keys with the class, and
-        # reads from it are then never cached (seen on 3.11 and 3.13;
+        # reads from it are then never cached (seen on 3.11 and 3.13, not 3.12;
         # tests/test_attribute_cache.py).
         PyObject_GenericSetDict(self, {
             "consumer": None, "producer": None, "producerIsStreaming": None,
