@@ -65,8 +65,9 @@ cdef bytes _to_bytes(object data):
         PyBuffer_Release(&view)
 
 
-# Attributes the protocol layer relies on always being there.
-_PROTOCOL_FIELDS = ("consumer", "producer", "producerIsStreaming", "iAmStreaming", "stopped")
+# Attributes the protocol layer relies on always being there, with their defaults.
+_PROTOCOL_FIELDS = {"consumer": None, "producer": None, "producerIsStreaming": None,
+                    "iAmStreaming": True, "stopped": False}
 
 
 cdef Py_ssize_t _mark_arg(object value, str name) except -1:
@@ -136,9 +137,7 @@ cdef class ProxyCore:
         # of a subclass of a C type shares its keys with the class, and
         # reads from it are then never cached (seen on 3.11 and 3.13, not 3.12;
         # tests/test_attribute_cache.py).
-        PyObject_GenericSetDict(self, {
-            "consumer": None, "producer": None, "producerIsStreaming": None,
-            "iAmStreaming": True, "stopped": False}, NULL)
+        PyObject_GenericSetDict(self, dict(_PROTOCOL_FIELDS), NULL)
         self._ring = RingBuffer()
         self._refs = []
         self._high = PY_SSIZE_T_MAX
