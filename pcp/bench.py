@@ -164,7 +164,7 @@ class Alternative:
 def load_alternatives() -> Dict[str, Alternative]:
     """The four implementations, by name; a missing one says why in ``missing``."""
     import pcp
-    from pcp._proxy import proxy_classes
+    from pcp._implementations import load
 
     alts = {name: Alternative(name) for name in ALTERNATIVES}
     if pcp.EXTENSIONS:
@@ -173,12 +173,7 @@ def load_alternatives() -> Dict[str, Alternative]:
         alts["compiled"].missing = "disabled by PCP_NO_EXTENSIONS"
     else:
         alts["compiled"].missing = "the compiled extension is not built"
-    if pcp.EXTENSIONS:
-        from pcp import _core_py
-
-        alts["twin"].cls = proxy_classes(_core_py.ProxyCore)[1]
-    else:
-        alts["twin"].cls = pcp.ProducerConsumerProxy
+    alts["twin"].cls = load("twin").ProducerConsumerProxy
     alts["reference"].cls = ReferenceProxy
     alts["reference"].note = "list of chunks, byte count, b''.join on flush (pcp._reference)"
     try:

@@ -7,36 +7,19 @@ so a missing or broken build fails the run instead of silently testing the twin.
 """
 
 import os
-import types
 
 import pytest
 
 import pcp
-from pcp._proxy import proxy_classes
+from pcp._implementations import load
 
 NO_EXTENSIONS = bool(os.environ.get("PCP_NO_EXTENSIONS"))
 
 
 def _namespace(kind):
-    if kind == "compiled":
-        if NO_EXTENSIONS:
-            pytest.skip("PCP_NO_EXTENSIONS is set: the compiled extension is not tested")
-        from pcp import _buffer as buffer_mod
-        from pcp import _core as core_mod
-    else:
-        from pcp import _buffer_py as buffer_mod
-        from pcp import _core_py as core_mod
-    if core_mod.ProxyCore is pcp.ProxyCore:
-        basic, buffered = pcp.BasicProducerConsumerProxy, pcp.ProducerConsumerProxy
-    else:
-        basic, buffered = proxy_classes(core_mod.ProxyCore)
-    return types.SimpleNamespace(
-        kind=kind,
-        RingBuffer=buffer_mod.RingBuffer,
-        ProxyCore=core_mod.ProxyCore,
-        BasicProducerConsumerProxy=basic,
-        ProducerConsumerProxy=buffered,
-    )
+    if kind == "compiled" and NO_EXTENSIONS:
+        pytest.skip("PCP_NO_EXTENSIONS is set: the compiled extension is not tested")
+    return load(kind)
 
 
 @pytest.fixture(params=["compiled", "twin"])
