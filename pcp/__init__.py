@@ -24,7 +24,7 @@ __all__ = [
     "ProxyCore",
     "RingBuffer",
 ]
-__version__ = "0.1.0"
+from pcp._version import __version__ as __version__  # the one place it is written
 
 EXTENSIONS = False
 if not os.environ.get("PCP_NO_EXTENSIONS") and sys.implementation.name == "cpython":
