@@ -33,8 +33,10 @@ if not os.environ.get("PCP_NO_EXTENSIONS") and sys.implementation.name == "cpyth
         from pcp._core import ProxyCore
 
         EXTENSIONS = True
-    except ImportError:
-        pass
+    except ImportError as exc:
+        from pcp._fallback import warn_twin_selected
+
+        warn_twin_selected(exc)  # says once why the slower twin was selected
 if not EXTENSIONS:
     from pcp._buffer_py import RingBuffer  # type: ignore[assignment]
     from pcp._core_py import ProxyCore  # type: ignore[assignment]
