@@ -1,0 +1,383 @@
+"""One forwarded connection: two asyncio transports and a pcp proxy each way.
+
+A ``Connection`` joins two TCP connections, ``client`` and ``target`` (for
+``pcp.aio.forward(a, b)``: ``a`` and ``b``), with two
+``pcp.ProducerConsumerProxy`` objects: ``up`` carries the client's bytes to
+the target, ``down`` the target's back. Each proxy writes to a
+``TransportConsumer`` over the destination transport and has a
+``TransportProducer`` over the source transport as its push producer; the
+source protocol's ``data_received`` *is* the proxy's ``write``.
+
+Flow control, per direction: the destination transport's write-buffer limits
+are set to pcp's marks (high ``buffer_size``, low ``low_water``); when the
+transport passes its high mark it pauses the proxy, which then keeps what it
+reads in its ring (small reads coalesced, O(1) each), pauses reading the
+source once it holds ``buffer_size`` bytes, and when the transport falls to
+its low mark hands it everything held as one write and resumes reading once
+drained to ``low_water``. While the transport wants data, pcp holds nothing:
+each read is passed straight on.
+
+Ends: end-of-file from one side reaches the other, after what was buffered,
+as ``write_eof()`` (with ``half_close=True``; with ``half_close=False`` it
+closes the whole connection gracefully); a side that is closed or lost closes
+its partner once what it is owed has been written; ``close()`` does that for
+both sides at once; ``abort()`` drops both at once. ``wait_closed()`` gives
+the final ``ForwardStats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, List, Optional, Tuple
+
+import pcp
+from pcp.aio.adapters import TransportConsumer, TransportProducer, set_limits
+from pcp.aio.stats import Direction, DirectionStats, ForwardStats
+
+__all__ = ["Connection", "check_marks"]
+
+Address = Any  # whatever the transport's get_extra_info("peername") gives: (host, port[, ...])
+
+
+def check_marks(buffer_size: int, low_water: Optional[int], read_size: Optional[int] = None) -> int:
+    """Validate the marks; return the low-water mark to use (``buffer_size // 4`` when None)."""
+    for name, value in (("buffer_size", buffer_size), ("low_water", low_water), ("read_size", read_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if buffer_size < 1:
+        raise ValueError(f"buffer_size must be at least 1, got {buffer_size}")
+    if read_size is not None and read_size < 1:
+        raise ValueError(f"read_size must be at least 1, got {read_size}")
+    if low_water is None:
+        return buffer_size // 4
+    if not 0 <= low_water <= buffer_size:
+        raise ValueError(f"low_water must be between 0 and buffer_size ({buffer_size}), got {low_water}")
+    return low_water
+
+
+def _describe(exc: Optional[BaseException]) -> str:
+    if exc is None:
+        return "closed"
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"lost ({text})"
+
+
+class _Side(asyncio.Protocol):
+    """The protocol of one of the two connections."""
+
+    def __init__(self, connection: "Connection", name: str) -> None:
+        self.connection = connection
+        self.name = name
+        self.transport: Optional[Any] = None
+        # What is written to this side, and what reads it.
+        self.consumer = TransportConsumer()
+        self.producer = TransportProducer()
+        self.reading_proxy: Any = None  # the proxy this side's data goes into
+        self.eof = False  # this side sent end-of-file
+        self.finishing = False  # reading_proxy.finish() was called
+        self.lost = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.connection._made(self, transport)
+
+    def data_received(self, data: bytes) -> None:  # replaced by the proxy's write
+        self.reading_proxy.write(data)
+
+    def eof_received(self) -> bool:
+        return self.connection._eof(self)
+
+    def pause_writing(self) -> None:
+        self.consumer.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.consumer.resume_writing()
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        self.connection._lost(self, exc)
+
+
+class _BufferedSide(_Side, asyncio.BufferedProtocol):
+    """A side that reads at most ``read_size`` bytes at a time into one reused buffer."""
+
+    def __init__(self, connection: "Connection", name: str, read_size: int) -> None:
+        super().__init__(connection, name)
+        self._view = memoryview(bytearray(read_size))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # pcp copies what it keeps (or passes on bytes): the view is reused at once.
+        self.reading_proxy.write(self._view[:nbytes])
+
+
+class Connection:
+    """One forwarded connection, its two sides and a ``pcp.ProducerConsumerProxy`` each way.
+
+    Made by ``pcp.aio.forwarding``/``forward`` and by ``pcp.aio.start_server``;
+    not meant to be made directly. Attributes:
+
+    - ``number``: its number on its server (1, 2, ...; 0 for ``forward``);
+    - ``client_address``, ``target_address``: the peer addresses (the
+      target's is the address connected to until the connection is made);
+    - ``up``, ``down``: live ``Direction`` views (client to target, back);
+    - ``started``: ``loop.time()`` when it was made;
+    - ``forwarded``: both sides are connected and joined;
+    - ``ended``: what ended it first (None while open), e.g. ``"client closed"``;
+    - ``done``: it is over; ``stats``: the final ``ForwardStats`` then.
+
+    ``close()`` ends it gracefully (both sides are closed after what they are
+    owed), ``abort()`` at once; ``await wait_closed()`` returns the stats.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        buffer_size: int = 65536,
+        low_water: Optional[int] = None,
+        half_close: bool = True,
+        read_size: Optional[int] = None,
+        number: int = 0,
+        names: Tuple[str, str] = ("client", "target"),
+        on_close: Optional[Callable[["Connection"], Any]] = None,
+    ) -> None:
+        low = check_marks(buffer_size, low_water, read_size)
+        self.loop = loop
+        self.number = number
+        self.half_close = half_close
+        self.on_close = on_close
+        self.started = loop.time()
+        self.client_address: Optional[Address] = None
+        self.target_address: Optional[Address] = None
+        self.forwarded = False
+        self.ended: Optional[str] = None
+        self.error: Optional[BaseException] = None
+        self.stats: Optional[ForwardStats] = None
+        self.closing = False
+        self._connect_task: Optional["asyncio.Task[Any]"] = None
+        self._client_made: Optional[Callable[["Connection"], Any]] = None  # set by a server
+        self._waiters: "asyncio.Future[ForwardStats]" = loop.create_future()
+        if read_size is None:
+            self.client: _Side = _Side(self, names[0])
+            self.target: _Side = _Side(self, names[1])
+        else:
+            self.client = _BufferedSide(self, names[0], read_size)
+            self.target = _BufferedSide(self, names[1], read_size)
+        self._proxies: List[Any] = []
+        for source, destination in ((self.client, self.target), (self.target, self.client)):
+            proxy = pcp.ProducerConsumerProxy(destination.consumer)
+            proxy.bufferSize = buffer_size
+            proxy.lowWater = low
+            proxy.registerProducer(source.producer, True)
+            source.reading_proxy = proxy
+            if read_size is None:
+                # The hot path: the transport hands each read straight to pcp.
+                source.data_received = proxy.write  # type: ignore[method-assign]
+            destination.consumer.on_finish = self._finished_writing(destination)
+            self._proxies.append(proxy)
+        self.up = Direction(self._proxies[0], self.target.consumer)
+        self.down = Direction(self._proxies[1], self.client.consumer)
+        self.buffer_size = buffer_size
+        self.low_water = low
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """Both sides are closed (or the target was never connected) and the stats are final."""
+        return self.stats is not None
+
+    def __repr__(self) -> str:
+        state = f"ended: {self.ended}" if self.ended else ("forwarding" if self.forwarded else "connecting")
+        return (f"<Connection {self.number} {self.client_address} -> {self.target_address}, {state}, "
+                f"{self.up.bytes} bytes up, {self.down.bytes} down>")
+
+    def snapshot(self) -> ForwardStats:
+        """The counters now (the final ones once done)."""
+        if self.stats is not None:
+            return self.stats
+        return self._make_stats(self.ended or "open", self.error)
+
+    def _make_stats(self, ended: str, error: Optional[BaseException]) -> ForwardStats:
+        return ForwardStats(
+            up=self.up.snapshot(),
+            down=self.down.snapshot(),
+            ended=ended,
+            error=error,
+            seconds=self.loop.time() - self.started,
+            forwarded=self.forwarded,
+        )
+
+    # -- control --------------------------------------------------------------------------
+
+    async def wait_closed(self) -> ForwardStats:
+        """Wait until both sides are closed; return the final stats. Cancelling the wait leaves the connection be."""
+        return await asyncio.shield(self._waiters)
+
+    def close(self) -> None:
+        """End gracefully: stop reading both sides; close each once what it is owed is written.
+
+        A connection not yet joined (the target still connecting) is aborted:
+        nothing is owed to anyone.
+        """
+        if self.done or self.closing:
+            return
+        self.closing = True
+        self._first_end("closed by the forwarder")
+        if not self.forwarded:
+            self.abort()
+            return
+        for side in (self.client, self.target):
+            side.consumer.close_on_finish = True
+        for side, other in ((self.client, self.target), (self.target, self.client)):
+            side.producer.pauseProducing()
+            self._finish_direction(side, other)
+
+    def abort(self) -> None:
+        """End at once: both transports are aborted, whatever is buffered is dropped."""
+        if self.done:
+            return
+        self._first_end("aborted")
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+        for side in (self.client, self.target):
+            if side.transport is not None:
+                side.transport.abort()
+        self._maybe_done()
+
+    # -- connecting (server side) ------------------------------------------------------
+
+    def connect_target(self, host: str, port: int, *, timeout: Optional[float], **kwargs: Any) -> None:
+        """Connect the target side to ``(host, port)`` (the client side is accepted already)."""
+        self.target_address = (host, port)
+        self._connect_task = self.loop.create_task(self._connect(host, port, timeout, kwargs))
+
+    async def _connect(self, host: str, port: int, timeout: Optional[float], kwargs: Any) -> None:
+        try:
+            await asyncio.wait_for(
+                self.loop.create_connection(lambda: self.target, host, port, **kwargs), timeout
+            )
+        except asyncio.CancelledError:
+            self._connect_task = None
+            self._maybe_done()
+            raise
+        except Exception as exc:  # refused, unreachable, timed out, bad address
+            self._connect_task = None
+            if isinstance(exc, asyncio.TimeoutError):
+                text = f"timed out after {timeout:g}s"
+            else:
+                text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            self._first_end(f"connecting to the target failed: {text}", exc)
+            if self.client.transport is not None:
+                self.client.transport.close()
+            self._maybe_done()
+        else:
+            self._connect_task = None
+
+    # -- events from the sides -----------------------------------------------------------
+
+    def _made(self, side: _Side, transport: Any) -> None:
+        side.transport = transport
+        transport.pause_reading()  # until both sides are joined
+        address = transport.get_extra_info("peername")
+        if side is self.client:
+            self.client_address = address
+        else:
+            self.target_address = address
+        if self.ended is not None:  # ended while this side was connecting
+            transport.abort()
+            return
+        writer = self._proxies[1] if side is self.client else self._proxies[0]
+        set_limits(transport, high=writer.bufferSize, low=writer.lowWater)
+        side.producer.attach(transport)
+        side.consumer.attach(transport)
+        if side is self.client and self._client_made is not None:
+            self._client_made(self)
+        if self.client.transport is not None and self.target.transport is not None:
+            self.forwarded = True
+            for s in (self.client, self.target):
+                if s.producer.reading and s.transport is not None and not s.transport.is_closing():
+                    s.transport.resume_reading()
+
+    def _eof(self, side: _Side) -> bool:
+        side.eof = True
+        self._first_end(f"{side.name} closed")
+        other = self.target if side is self.client else self.client
+        if not self.half_close:
+            self.close()
+            return True
+        self._finish_direction(side, other)
+        if side.consumer.finished and side.transport is not None:
+            side.transport.close()  # it had been told end-of-file already: both ways done
+        return True
+
+    def _finish_direction(self, side: _Side, other: _Side) -> None:
+        """No more data from *side*: once its proxy has drained, finish *other*'s writing."""
+        if side.finishing:
+            if other.consumer.finished and other.consumer.close_on_finish and other.transport is not None:
+                other.transport.close()
+            return
+        side.finishing = True
+        side.reading_proxy.finish()
+
+    def _finished_writing(self, side: _Side) -> Callable[[], None]:
+        def finished() -> None:
+            # *side* was told end-of-file (or closed): close it if it is done sending too.
+            if side.eof and side.transport is not None and not side.transport.is_closing():
+                side.transport.close()
+
+        return finished
+
+    def _lost(self, side: _Side, exc: Optional[BaseException]) -> None:
+        side.lost = True
+        side.transport = None
+        self._first_end(f"{side.name} {_describe(exc)}", exc)
+        other = self.target if side is self.client else self.client
+        writer = other.reading_proxy  # the proxy writing to *side*
+        # Nothing more reaches *side*: what is buffered for it is dropped, and
+        # *other* is no longer read (without aborting it: it may still be owed data).
+        writer.unregisterProducer()
+        side.consumer.connection_lost()
+        other.producer.pauseProducing()
+        if self._connect_task is not None and side is self.client:
+            self._connect_task.cancel()
+        # What *side* sent still reaches *other*, which then closes.
+        other.consumer.close_on_finish = True
+        if other.transport is not None:
+            if other.consumer.finished:
+                if not other.transport.is_closing():
+                    other.transport.close()
+            else:
+                self._finish_direction(side, other)
+        side.__dict__.pop("data_received", None)
+        self._maybe_done()
+
+    # -- ending ------------------------------------------------------------------------
+
+    def _first_end(self, why: str, exc: Optional[BaseException] = None) -> None:
+        if self.ended is None:
+            self.ended = why
+            self.error = exc
+
+    def _maybe_done(self) -> None:
+        if self.done:
+            return
+        for side in (self.client, self.target):
+            if side.transport is not None:
+                return  # still open: its connection_lost will come
+        if self._connect_task is not None and not self._connect_task.done():
+            return  # the connect task ends (cancelled or failed) and calls again
+        self.stats = self._make_stats(self.ended or "closed", self.error)
+        for side in (self.client, self.target):
+            side.__dict__.pop("data_received", None)
+        if not self._waiters.done():
+            self._waiters.set_result(self.stats)
+        if self.on_close is not None:
+            try:
+                self.on_close(self)
+            except Exception as exc:
+                self.loop.call_exception_handler(
+                    {"message": "pcp.aio: exception in on_close callback", "exception": exc,
+                     "connection": self}
+                )
