@@ -1,0 +1,85 @@
+"""pcp-forward's log: one line per event on standard error, as text or as JSON.
+
+Every line is emitted through the standard library's ``logging`` (logger
+``pcp.forward``) with an event name and structured fields; the text format
+shows the message, the JSON format the message and the fields. The event
+loop's own messages (``asyncio``, Twisted's log through its
+``STDLibLogObserver``) go through the same handler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any, Dict, Optional, TextIO
+
+__all__ = ["LEVELS", "JsonFormatter", "TextFormatter", "emit", "logger", "setup"]
+
+logger = logging.getLogger("pcp.forward")
+
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
+          logging.ERROR: "error", logging.CRITICAL: "critical"}
+
+
+def emit(level: int, event: str, message: str, **fields: Any) -> None:
+    """Log *message* at *level* as *event*, with *fields* for the JSON format."""
+    if logger.isEnabledFor(level):
+        logger.log(level, message, extra={"pcp_event": event, "pcp_fields": fields})
+
+
+def _timestamp(created: float) -> str:
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-12-02T10:47:03.123Z info listening on ...`` (UTC), then any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One line, and a traceback below it when the record carries one."""
+        source = "" if record.name == logger.name else f"[{record.name}] "
+        line = f"{_timestamp(record.created)} {_NAMES.get(record.levelno, record.levelname)} {source}{record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, event, message, then the event's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON (a traceback goes into ``exception``)."""
+        entry: Dict[str, Any] = {
+            "time": _timestamp(record.created),
+            "level": _NAMES.get(record.levelno, record.levelname.lower()),
+            "logger": record.name,
+            "event": getattr(record, "pcp_event", "message"),
+            "message": record.getMessage(),
+        }
+        for key, value in getattr(record, "pcp_fields", {}).items():
+            entry.setdefault(key, value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def setup(level: str = "info", fmt: str = "text", stream: Optional[TextIO] = None) -> logging.Handler:
+    """Send every logger's records at *level* or above to *stream* (stderr) in *fmt*."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(LEVELS[level])
+    logging.captureWarnings(True)
+    return handler
