@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import sys
 from operator import index
+from typing import TYPE_CHECKING, SupportsIndex, final
+
+if TYPE_CHECKING:  # typing only: the twin needs nothing beyond the standard library
+    from typing_extensions import Buffer
 
 __all__ = ["RingBuffer"]
 
@@ -42,6 +46,7 @@ def to_bytes(data: object) -> bytes:
         return view.tobytes()
 
 
+@final
 class RingBuffer:
     """A growable circular byte buffer.
 
@@ -52,7 +57,11 @@ class RingBuffer:
 
     __slots__ = ("_data", "_head", "_cap", "_initial", "_peak")
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # As the compiled RingBuffer (a final extension type): not a base class.
+        raise TypeError(f"type '{__name__}.RingBuffer' is not an acceptable base type")
+
+    def __init__(self, capacity: SupportsIndex = 4096) -> None:
         cap = _index(capacity)
         if cap < 0:
             raise ValueError(f"capacity must be >= 0, got {cap}")
@@ -104,7 +113,7 @@ class RingBuffer:
             self._consume(n)
         return out
 
-    def write(self, data: object, /) -> None:
+    def write(self, data: Buffer, /) -> None:
         """Copy *data* (any C-contiguous bytes-like object) onto the end.
 
         Raises TypeError for objects without the buffer protocol (str, None,
@@ -113,15 +122,15 @@ class RingBuffer:
         """
         self._append(data)
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: SupportsIndex = -1) -> bytes:
         """Remove and return up to *n* bytes from the front (all when n < 0)."""
         return self._take(_index(n), True)
 
-    def peek(self, n: int = -1) -> bytes:
+    def peek(self, n: SupportsIndex = -1) -> bytes:
         """Return up to *n* bytes from the front without removing them (all when n < 0)."""
         return self._take(_index(n), False)
 
-    def advance(self, n: int) -> None:
+    def advance(self, n: SupportsIndex) -> None:
         """Drop *n* bytes from the front; ValueError unless 0 <= n <= len(self)."""
         k = _index(n)
         held = len(self)

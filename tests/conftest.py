@@ -1,9 +1,12 @@
 """Shared fixtures: every test of the buffer and the proxies runs against both
 implementations, the compiled extension and its pure-Python twin.
 
-When PCP_NO_EXTENSIONS is set, only the twin is tested (the compiled variant is
-skipped); otherwise the compiled variant imports the extension modules directly,
-so a missing or broken build fails the run instead of silently testing the twin.
+When PCP_NO_EXTENSIONS is set, only the twin is tested: the tests of the compiled
+variant (``impl`` = "compiled", the ``both`` fixture, ``@pytest.mark.compiled_only``)
+are deselected at collection, reported as deselected, not skipped, so that the run's
+skips are only the real ones. Otherwise the compiled variant imports the extension
+modules directly, so a missing or broken build fails the run instead of silently
+testing the twin.
 """
 
 import os
@@ -34,3 +37,41 @@ def both():
     if NO_EXTENSIONS:
         pytest.skip("PCP_NO_EXTENSIONS is set: no compiled extension to compare")
     return _namespace("compiled"), _namespace("twin")
+
+
+def _needs_compiled(item):
+    """True for a collected test that exercises the compiled extension."""
+    callspec = getattr(item, "callspec", None)
+    kind = callspec.params.get("impl") if callspec is not None else None
+    return (
+        kind == "compiled"
+        or "both" in getattr(item, "fixturenames", ())
+        or (kind is None and item.get_closest_marker("compiled_only") is not None)
+    )
+
+
+def _twin_variant_of_compiled_only(item):
+    """True for the twin variant of a test marked compiled_only (it has nothing to check there)."""
+    callspec = getattr(item, "callspec", None)
+    return (
+        callspec is not None
+        and callspec.params.get("impl") == "twin"
+        and item.get_closest_marker("compiled_only") is not None
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect what cannot run here instead of skipping it (a skip would hide real ones).
+
+    Under PCP_NO_EXTENSIONS every test of the compiled extension; always, the twin
+    variant of a test marked ``compiled_only``.
+    """
+    keep, drop = [], []
+    for item in items:
+        if _twin_variant_of_compiled_only(item) or (NO_EXTENSIONS and _needs_compiled(item)):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

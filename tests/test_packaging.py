@@ -114,7 +114,8 @@ def test_installed_copy_without_extension_says_the_import_error(tmp_path):
     site = _copy_source(tmp_path / "site", with_setup=False)
     seen = _probe(site)
     [message] = seen["warnings"]
-    assert "the compiled extension could not be imported (No module named 'pcp._buffer')" in message
+    reason = message.split("the compiled extension could not be imported (", 1)[1]
+    assert "_buffer" in reason.split(")")[0], message  # the ImportError names the missing module
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CC=/bin/false is a POSIX compiler stand-in")
