@@ -28,6 +28,7 @@ the final ``ForwardStats``.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, Callable, List, Optional, Tuple
 
 import pcp
@@ -55,11 +56,16 @@ def check_marks(buffer_size: int, low_water: Optional[int], read_size: Optional[
     return low_water
 
 
+def error_text(exc: BaseException) -> str:
+    """A short description of a connection error: the OS's text for its errno, else its message."""
+    errno = getattr(exc, "errno", None)
+    if isinstance(errno, int) and errno > 0:
+        return os.strerror(errno)
+    return str(exc) or type(exc).__name__
+
+
 def _describe(exc: Optional[BaseException]) -> str:
-    if exc is None:
-        return "closed"
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return f"lost ({text})"
+    return "closed" if exc is None else f"lost ({error_text(exc)})"
 
 
 class _Side(asyncio.Protocol):
@@ -155,6 +161,7 @@ class Connection:
         self.error: Optional[BaseException] = None
         self.stats: Optional[ForwardStats] = None
         self.closing = False
+        self.dead = False  # being torn down: a side connecting now is dropped at once
         self._connect_task: Optional["asyncio.Task[Any]"] = None
         self._client_made: Optional[Callable[["Connection"], Any]] = None  # set by a server
         self._waiters: "asyncio.Future[ForwardStats]" = loop.create_future()
@@ -226,7 +233,7 @@ class Connection:
         self.closing = True
         self._first_end("closed by the forwarder")
         if not self.forwarded:
-            self.abort()
+            self.abort()  # nothing was forwarded yet: nobody is owed anything
             return
         for side in (self.client, self.target):
             side.consumer.close_on_finish = True
@@ -238,6 +245,7 @@ class Connection:
         """End at once: both transports are aborted, whatever is buffered is dropped."""
         if self.done:
             return
+        self.dead = True
         self._first_end("aborted")
         if self._connect_task is not None:
             self._connect_task.cancel()
@@ -267,7 +275,7 @@ class Connection:
             if isinstance(exc, asyncio.TimeoutError):
                 text = f"timed out after {timeout:g}s"
             else:
-                text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+                text = error_text(exc)
             self._first_end(f"connecting to the target failed: {text}", exc)
             if self.client.transport is not None:
                 self.client.transport.close()
@@ -279,13 +287,17 @@ class Connection:
 
     def _made(self, side: _Side, transport: Any) -> None:
         side.transport = transport
-        transport.pause_reading()  # until both sides are joined
+        # Not read until both sides are joined. uvloop starts reading after
+        # connection_made whatever it was told there: pause again before its
+        # first poll.
+        transport.pause_reading()
+        self.loop.call_soon(self._hold_reading, side)
         address = transport.get_extra_info("peername")
         if side is self.client:
             self.client_address = address
         else:
             self.target_address = address
-        if self.ended is not None:  # ended while this side was connecting
+        if self.dead:  # aborted, or the client was lost, while this side was connecting
             transport.abort()
             return
         writer = self._proxies[1] if side is self.client else self._proxies[0]
@@ -300,7 +312,14 @@ class Connection:
                 if s.producer.reading and s.transport is not None and not s.transport.is_closing():
                     s.transport.resume_reading()
 
+    def _hold_reading(self, side: _Side) -> None:
+        transport = side.transport
+        if not self.forwarded and transport is not None and not transport.is_closing():
+            transport.pause_reading()
+
     def _eof(self, side: _Side) -> bool:
+        if side.eof:  # uvloop reports end-of-file again if reading is resumed after it
+            return True
         side.eof = True
         self._first_end(f"{side.name} closed")
         other = self.target if side is self.client else self.client
@@ -340,8 +359,10 @@ class Connection:
         writer.unregisterProducer()
         side.consumer.connection_lost()
         other.producer.pauseProducing()
-        if self._connect_task is not None and side is self.client:
-            self._connect_task.cancel()
+        if side is self.client and not self.forwarded:
+            self.dead = True
+            if self._connect_task is not None:
+                self._connect_task.cancel()
         # What *side* sent still reaches *other*, which then closes.
         other.consumer.close_on_finish = True
         if other.transport is not None:

@@ -163,7 +163,7 @@ class ForwardServer:
 
     def _client_made(self, conn: Connection) -> None:
         self._call(self.on_open, conn)
-        if not conn.done and conn.ended is None:
+        if not conn.dead:
             conn.connect_target(self.target[0], self.target[1], timeout=self.connect_timeout)
 
     def _finished(self, conn: Connection) -> None:

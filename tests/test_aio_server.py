@@ -1,0 +1,191 @@
+"""pcp.aio.start_server over real TCP on 127.0.0.1, on asyncio and on uvloop."""
+
+import asyncio
+import socket
+
+import pytest
+from aio_support import MiB, Peer, aio, open_peer, pattern, serve_peers, stream_digest  # noqa: F401
+
+import pcp.aio
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_200_concurrent_connections_each_checked(aio):
+    n, size = 200, 20_000
+
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        async def echo(reader, writer):
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+            writer.write_eof()
+            await writer.drain()
+            writer.close()
+
+        target = await asyncio.start_server(echo, "127.0.0.1", 0, backlog=512)
+        closed = []
+        server = await pcp.aio.start_server(target.sockets[0].getsockname()[:2], "127.0.0.1", 0,
+                                            backlog=512, on_close=closed.append)
+        peak_open = 0
+
+        async def one(i):
+            nonlocal peak_open
+            peer = await open_peer(server.addresses[0])
+            peak_open = max(peak_open, len(server.connections))
+            await peer.send(size, seed=i)
+            await peer.eof
+            peer.transport.close()
+            return peer.data == b"".join(pattern(o, min(65536, size - o), i) for o in range(0, size, 65536))
+
+        ok = await asyncio.gather(*(one(i) for i in range(n)))
+        while len(closed) < n:
+            await asyncio.sleep(0.01)
+        totals = server.totals()
+        server.close()
+        await server.wait_closed()
+        target.close()
+        return ok, closed, totals, peak_open, loop
+
+    ok, closed, totals, peak_open, _ = aio(main, timeout=50)
+    assert ok == [True] * n
+    assert sorted(c.number for c in closed) == list(range(1, n + 1))
+    assert all(c.stats.up.bytes == c.stats.down.bytes == size for c in closed)
+    assert all(c.stats.ended == "client closed" and c.stats.forwarded for c in closed)
+    assert totals == pcp.aio.Totals(open=0, total=n, up=n * size, down=n * size, buffered=0,
+                                    peak_buffered=totals.peak_buffered, pauses=totals.pauses)
+    assert peak_open > 1  # they were concurrent
+
+
+def test_target_refusing(aio):
+    async def main():
+        closed, opened = [], []
+        server = await pcp.aio.start_server(("127.0.0.1", free_port()), "127.0.0.1", 0,
+                                            on_open=opened.append, on_close=closed.append)
+        peer = await open_peer(server.addresses[0])
+        await peer.send(1000, eof=False)  # never read: the target is not there
+        await asyncio.wait_for(peer.eof, 5)
+        peer.transport.close()
+        while not closed:
+            await asyncio.sleep(0.01)
+        server.close()
+        await server.wait_closed()
+        return opened, closed, server
+
+    opened, closed, server = aio(main)
+    assert opened == closed
+    stats = closed[0].stats
+    assert not stats.forwarded
+    assert stats.ended.startswith("connecting to the target failed: "), stats.ended
+    assert "refused" in stats.ended.lower()
+    assert isinstance(stats.error, ConnectionRefusedError)
+    assert stats.up.bytes == 0 and stats.up.received == 0  # the client was never read
+    assert server.connections == {} and server.totals().total == 1
+
+
+def test_connect_timeout(aio):
+    async def main():
+        # A listener whose backlog is full: connecting to it hangs (SYNs dropped).
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(0)
+        fillers = []
+        for _ in range(8):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(blocker.getsockname())
+            fillers.append(s)
+        closed = []
+        server = await pcp.aio.start_server(blocker.getsockname(), "127.0.0.1", 0, connect_timeout=0.3,
+                                            on_close=closed.append)
+        peer = await open_peer(server.addresses[0])
+        await asyncio.wait_for(peer.eof, 5)
+        while not closed:
+            await asyncio.sleep(0.01)
+        server.close()
+        for s in fillers + [blocker]:
+            s.close()
+        peer.transport.close()
+        return closed[0].stats
+
+    stats = aio(main)
+    assert stats.ended == "connecting to the target failed: timed out after 0.3s"
+    assert 0.25 < stats.seconds < 3
+
+
+def test_live_view_close_and_abort(aio):
+    async def main():
+        target, queue = await serve_peers()
+        server = await pcp.aio.start_server(target.sockets[0].getsockname()[:2], "127.0.0.1", 0,
+                                            buffer_size=128 * 1024)
+        peer = await open_peer(server.addresses[0])
+        far = await queue.get()
+        far.transport.pause_reading()  # a stuck target: data piles up in the forwarder
+        sending = asyncio.ensure_future(peer.send(64 * MiB, eof=False))
+        (conn,) = server.connections.values()
+        while conn.up.pauses == 0:
+            await asyncio.sleep(0.01)
+        live = (conn.forwarded, conn.client_address == peer.transport.get_extra_info("sockname"),
+                conn.target_address == far.transport.get_extra_info("sockname"),
+                conn.up.buffered, conn.up.peak_buffered, conn.up.queued, conn.up.received - conn.up.bytes)
+        # close(): graceful, the target still gets everything the forwarder accepted.
+        conn.close()
+        far.transport.resume_reading()
+        await far.eof
+        stats = await conn.wait_closed()
+        sending.cancel()
+        # abort(): a second connection, dropped at once.
+        peer2 = await open_peer(server.addresses[0])
+        far2 = await queue.get()
+        await peer2.send(1000, eof=False)
+        while far2.count < 1000:
+            await asyncio.sleep(0.01)
+        (conn2,) = server.connections.values()
+        server.abort_connections()
+        stats2 = await conn2.wait_closed()
+        await asyncio.gather(peer2.eof, far2.eof)
+        server.close()
+        await server.wait_closed()
+        return live, stats, far, stats2, server
+
+    live, stats, far, stats2, server = aio(main, timeout=30)
+    forwarded, client_ok, target_ok, buffered, peak, queued, held = live
+    assert forwarded and client_ok and target_ok
+    assert buffered >= 128 * 1024 and peak >= buffered and queued > 0
+    assert held == buffered  # what was read and not yet handed to the transport is pcp's buffer
+    assert stats.ended == "closed by the forwarder"
+    assert far.count == stats.up.bytes == stats.up.received
+    assert far.hash.hexdigest() == stream_digest(far.count)
+    assert stats2.ended == "aborted"
+    assert not server.is_serving() and server.sockets == ()
+
+
+def test_start_server_rejects_bad_arguments(aio):
+    async def main():
+        errors = []
+        for kwargs in ({"connect": "127.0.0.1:80"}, {"connect": ("127.0.0.1", 0)},
+                       {"connect": ("h", 1), "buffer_size": -1}, {"connect": ("h", 1), "connect_timeout": 0},
+                       {"connect": ("h", 1), "low_water": 10, "buffer_size": 5}):
+            try:
+                await pcp.aio.start_server(**kwargs)
+            except (TypeError, ValueError) as e:
+                errors.append(str(e))
+        return errors
+
+    errors = aio(main)
+    assert errors == [
+        "connect must be a (host, port) tuple, got '127.0.0.1:80'",
+        "connect port must be between 1 and 65535, got 0",
+        "buffer_size must be at least 1, got -1",
+        "connect_timeout must be positive or None, got 0",
+        "low_water must be between 0 and buffer_size (5), got 10",
+    ]
