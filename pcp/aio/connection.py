@@ -180,7 +180,7 @@ class Connection:
             source.reading_proxy = proxy
             if read_size is None:
                 # The hot path: the transport hands each read straight to pcp.
-                source.data_received = proxy.write  # type: ignore[method-assign]
+                source.data_received = proxy.write  # type: ignore[method-assign, assignment, unused-ignore]
             destination.consumer.on_finish = self._finished_writing(destination)
             self._proxies.append(proxy)
         self.up = Direction(self._proxies[0], self.target.consumer)
