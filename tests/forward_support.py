@@ -251,3 +251,66 @@ def scrape(port, path="/metrics"):
 
 def json_lines(lines):
     return [json.loads(line) for line in lines]
+
+
+class EchoTarget:
+    """An echo server on 127.0.0.1 (asyncio, in a thread) for many connections at once."""
+
+    def __init__(self, backlog=4096):
+        import asyncio
+
+        self._asyncio = asyncio
+        self.ready = threading.Event()
+        self.connections = 0
+        self._backlog = backlog
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self.ready.wait(TIMEOUT)
+
+    async def _echo(self, reader, writer):
+        self.connections += 1
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, self._asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    def _run(self):
+        asyncio = self._asyncio
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._echo, "127.0.0.1", 0, backlog=self._backlog))
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+        self.server.close()
+        tasks = asyncio.all_tasks(self.loop)
+        for task in tasks:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self.loop.close()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(TIMEOUT)
+
+
+def listen_overflows():
+    """The kernel's TcpExtListenOverflows counter (None where it cannot be read)."""
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:]))
+            return int(table.get("ListenOverflows", 0))
+    return None
