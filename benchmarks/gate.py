@@ -1,464 +1,205 @@
-"""The release gate: ``python -m benchmarks.gate [--quick] [--update-baseline]``.
+"""The release gate: ``python -m benchmarks.gate [--quick] [--targets] [--write-docs FILE]``.
 
-Runs the benchmark suite (``benchmarks/test_workloads.py`` under
-pytest-benchmark), then prints every ratio beside its threshold and its
-baseline and exits non-zero when one falls short.
+Measures the rows of ``pcp.bench.engine.plan("quick" | "full")`` with the
+engine ``python -m pcp.bench`` uses, prints every ratio beside the rules of
+``benchmarks/thresholds.json`` that apply to it, and exits 1 when a gated row
+misses one (or could not be measured), 0 otherwise.
 
-A ratio is pcp compiled's time divided by an alternative's time on the same
-case: the median, over rounds, of that quotient for a compiled round run right
-beside a round of the alternative, in this run (lower is better: 0.3 means
-compiled takes 30% of the alternative's time). Thresholds live in
-``benchmarks/thresholds.json``, the ratios of the last release in
-``benchmarks/baseline.json``. A gated ratio fails when it misses its threshold
-or is more than ``regression_tolerance`` (15%) worse than its baseline.
+How noise is kept out of the verdict:
 
-A failed ratio within 25% of passing is measured once more (its test and
-the compiled rounds beside it) and the better of the two runs counts; the
-table shows both figures. ``--no-retry`` turns that off.
+* CPU-bound rows are judged on **instructions** counted by callgrind (one
+  fresh round; start-up excluded by marks around the round), which do not move
+  with the machine's load: the same commit gives the same counts run after
+  run. Large-chunk rows, where every implementation makes the same single
+  copy and time can only tie, are judged on instructions and on the
+  instructions spent in memcpy (copies per byte).
+* Memory rows are judged on the **peak traced memory** of one fresh round
+  (tracemalloc), which repeats exactly.
+* Time rows (page faults and copies of large chunks) use fresh proxies, rounds
+  interleaved, the median of paired quotients and its 95% distribution-free
+  interval; their limits sit well outside that interval, and a row whose
+  interval straddles its limit is flagged. Every row is measured once: a
+  failure is a failure, no second draw is taken.
 
-``--quick`` is the CI form (N up to 1e5, fewer rounds, under 3 minutes).
-``--update-baseline`` records this run's ratios as the new baseline (done at
-release, after a full run passes its thresholds). ``--results FILE``
-re-evaluates a saved run without measuring; ``--save FILE`` keeps this one.
-Arguments after ``--`` go to pytest (``-- -k buffered``).
+``--quick`` is the CI form (N up to 1e5; a few minutes). ``--targets`` also
+judges the rules' ``target`` (issue 11's goals for the new core), as the gate
+will once ``enforce_targets`` is set in thresholds.json. ``--save FILE``
+keeps the run as JSON, ``--results FILE`` judges a saved run again without
+measuring, ``--write-docs FILE`` writes the dated Markdown report
+(``docs/benchmarks.md``). ``--no-retry`` is accepted for old scripts: the gate
+never retries.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
+import re
 import sys
-import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
+
+from pcp.bench import engine, report
+from pcp.bench.alternatives import load_alternatives
+from pcp.bench.workloads import TWISTED_SKIP
 
 HERE = Path(__file__).resolve().parent
 THRESHOLDS = HERE / "thresholds.json"
-BASELINE = HERE / "baseline.json"
-SUITE = HERE / "test_workloads.py"
 
-
-@dataclass(frozen=True)
-class Settings:
-    """How many rounds a test runs: at least *least*, at most *most*, within *budget*
-    seconds, and never more than *cap* seconds unless one round takes longer."""
-
-    least: int
-    most: int
-    budget: float
-    cap: float
-
-    @classmethod
-    def quick(cls) -> "Settings":
-        """The CI form."""
-        return cls(least=3, most=30, budget=1.5, cap=20.0)
-
-    @classmethod
-    def full(cls) -> "Settings":
-        """The release form."""
-        return cls(least=5, most=60, budget=4.0, cap=60.0)
-
-    def rounds_for(self, warm: float) -> int:
-        """Rounds for a test whose warm-up (subject and compiled partner) took *warm* seconds."""
-        if warm <= 0:
-            return self.most
-        rounds = max(self.least, min(self.most, int(self.budget / warm)))
-        if rounds * warm > self.cap:
-            rounds = max(1, int(self.cap / warm))
-        return rounds
-
-
-# -- the results of a run ------------------------------------------------------------
-
-
-def results_document(entries: List[Dict[str, Any]], alternatives: Dict[str, Any], quick: bool) -> Dict[str, Any]:
-    """What a run of the suite measured, with where and how (the --pcp-results file)."""
-    from pcp import bench
-
-    return {
-        "mode": "quick" if quick else "full",
-        "environment": bench.environment(),
-        "notes": bench.notes(alternatives) if alternatives else [],
-        "results": entries,
-    }
+__all__ = ["Verdict", "evaluate", "format_gate", "load_thresholds", "main"]
 
 
 def load_thresholds(path: Path = THRESHOLDS) -> Dict[str, Any]:
     """The committed thresholds."""
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def load_baseline(path: Path = BASELINE) -> Dict[str, float]:
-    """The committed baseline ratios by row key (empty if there is none)."""
-    if not path.exists():
-        return {}
-    with open(path, encoding="utf-8") as fh:
-        return dict(json.load(fh).get("ratios", {}))
-
-
-# -- verdicts ------------------------------------------------------------------------
+        data: Dict[str, Any] = json.load(fh)
+    return data
 
 
 @dataclass
-class Row:
-    """One ratio of the gate: compiled against one alternative on one case."""
+class Verdict:
+    """What the gate makes of one row."""
 
-    case: str
-    alt: str
-    ratio: Optional[float] = None
-    compiled_s: Optional[float] = None
-    alt_s: Optional[float] = None
-    writes: int = 1
+    row: engine.Row
+    rules: List[Dict[str, Any]] = field(default_factory=list)
     limit: Optional[float] = None
-    strict: bool = False
-    tie: bool = False
-    why: str = ""
-    baseline: Optional[float] = None
-    regression: bool = True
-    verdict: str = "info"
+    target: Optional[float] = None
+    text: str = "info"
     failed: bool = False
-    bound: Optional[float] = None  # the highest ratio that passes, threshold and baseline together
-    retried: str = ""
-    worse: Optional[float] = None  # of a ratio measured twice, the worse measurement
-    node: str = ""
-
-    @property
-    def key(self) -> str:
-        """The row's name in the baseline."""
-        return f"{self.case} vs {self.alt}"
+    misses_target: bool = False
 
     @property
     def gated(self) -> bool:
-        """Whether a threshold applies (and so the baseline check too)."""
+        """Whether a rule applies to the row."""
         return self.limit is not None
 
 
-@dataclass
-class Report:
-    """Every row, and what failed."""
-
-    rows: List[Row] = field(default_factory=list)
-    problems: List[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        """Whether the gate fails."""
-        return bool(self.problems) or any(row.failed for row in self.rows)
-
-    def ratios(self) -> Dict[str, float]:
-        """The ratios --update-baseline records, by row key.
-
-        A ratio measured twice is recorded as the worse of its two
-        measurements: the better one is a lucky draw, and a baseline set by
-        luck fails the next ordinary run.
-        """
-        return {row.key: row.ratio if row.worse is None else max(row.ratio, row.worse)
-                for row in self.rows if row.ratio is not None}
+def pattern_matches(pattern: str, key: str) -> bool:
+    """Whether row *key* matches *pattern*, where ``*`` matches anything and nothing else is special."""
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), key) is not None
 
 
-def paired_ratio(compiled: Sequence[float], other: Sequence[float]) -> float:
-    """The median over rounds of compiled's time / the other's time, round by round.
+def _matching(rules: Sequence[Dict[str, Any]], key: str) -> List[Dict[str, Any]]:
+    return [rule for rule in rules if pattern_matches(rule["rows"], key)]
 
-    Each compiled round ran right beside the other's, so both saw the same
-    machine; the median shrugs off the rounds a neighbour disturbed.
+
+def evaluate(rows: Sequence[engine.Row], thresholds: Dict[str, Any], targets: bool = False) -> List[Verdict]:
+    """Each row against the rules matching its key (``metric case vs alt``; ``*`` is a wildcard).
+
+    Every matching rule's ``max`` applies (the tightest decides); with
+    *targets* (or ``enforce_targets`` in the file) every ``target`` does too.
     """
-    return statistics.median(c / o for c, o in zip(compiled, other))
-
-
-def _rule_applies(rule: Dict[str, Any], case: str, workload: str, alt: str) -> bool:
-    return (
-        rule["alt"] == alt
-        and rule.get("workload", workload) == workload
-        and rule.get("case", case) == case
-    )
-
-
-def _tightest(rules: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    def limit(rule: Dict[str, Any]) -> tuple:
-        strict = "below" in rule
-        return (rule["below"] if strict else rule["max"], not strict)
-
-    return min(rules, key=limit) if rules else None
-
-
-def evaluate(document: Dict[str, Any], thresholds: Dict[str, Any], baseline: Dict[str, float]) -> Report:
-    """Every ratio of a run against its threshold and baseline."""
-    report = Report()
-    tolerance = float(thresholds.get("regression_tolerance", 0.15))
-    tie = float(thresholds.get("tie_tolerance", 0.0))
-    rules = thresholds["rules"]
-    entries = document.get("results", [])
-    compiled = {e["case"]: e for e in entries if e["alt"] == "compiled"}
-    if not entries:
-        report.problems.append("nothing was measured")
-    for e in entries:
-        if e["alt"] == "compiled":
-            if e.get("skipped"):
-                report.problems.append(f"{e['case']}: compiled did not run: {e['skipped']}")
+    targets = targets or bool(thresholds.get("enforce_targets", False))
+    verdicts = []
+    for row in rows:
+        v = Verdict(row, _matching(thresholds["rules"], row.key))
+        maxima = [float(rule["max"]) for rule in v.rules if "max" in rule]
+        goals = [float(rule["target"]) for rule in v.rules if "target" in rule]
+        v.limit = min(maxima) if maxima else None
+        v.target = min(goals) if goals else None
+        verdicts.append(v)
+        if not v.rules:
+            v.text = "info" if not row.skipped else "info (not measured)"
             continue
-        row = Row(e["case"], e["alt"], writes=e.get("writes", 1))
-        rule = _tightest([r for r in rules if _rule_applies(r, e["case"], e.get("workload", ""), e["alt"])])
-        if rule is not None:
-            row.strict = "below" in rule
-            row.limit = float(rule["below"] if row.strict else rule["max"])
-            row.tie = bool(rule.get("tie", False))
-            row.regression = bool(rule.get("regression", True))
-            row.why = rule.get("why", "")
-        row.baseline = baseline.get(row.key)
-        row.retried = e.get("retried", "")
-        row.worse = e.get("worse_ratio")
-        row.node = e.get("node", "")
-        report.rows.append(row)
-        if e.get("skipped"):
-            row.verdict = f"skipped: {e['skipped']}"
-            row.failed = row.gated
+        if row.skipped:
+            # Twisted's quadratic path is skipped by design above N = 1e4; anything else unmeasured fails.
+            v.failed = row.skipped != TWISTED_SKIP
+            v.text = "FAIL: not measured" if v.failed else "skipped (by design)"
             continue
-        if not e.get("times") or not e.get("compiled_times"):
-            row.verdict = "not measured (no compiled rounds beside it)"
-            row.failed = row.gated
+        if row.ratio is None:
+            v.failed, v.text = True, "FAIL: no ratio"
             continue
-        row.compiled_s = min(e["compiled_times"])
-        row.alt_s = min(e["times"])
-        row.ratio = paired_ratio(e["compiled_times"], e["times"])
-        _judge(row, tie, tolerance)
-    for case, e in compiled.items():
-        if not e.get("skipped") and not e.get("times"):
-            report.problems.append(f"{case}: compiled was not measured")
-    return report
+        v.misses_target = v.target is not None and row.ratio > v.target
+        limit = v.limit if v.limit is not None else float("inf")
+        if targets and v.target is not None:
+            limit = min(limit, v.target)
+        if row.ratio > limit:
+            v.failed = True
+            v.text = f"FAIL: > {limit:g}"
+        else:
+            v.text = "ok"
+        if v.target is not None:
+            v.text += f"; target {v.target:g} {'missed' if v.misses_target else 'met'}"
+        if row.interval is not None and row.interval[0] <= limit < row.interval[1]:
+            v.text += "; 95% interval straddles the limit (review it)"
+    return verdicts
 
 
-def _judge(row: Row, tie: float, tolerance: float) -> None:
-    if row.limit is None or row.ratio is None:
-        row.verdict = "info"
-        return
-    ok = row.ratio < row.limit if row.strict else row.ratio <= row.limit
-    row.bound = row.limit * (1 + tie) if row.tie else row.limit
-    if ok:
-        row.verdict = "ok"
-    elif row.tie and row.ratio <= row.bound:
-        row.verdict = f"tie (within {tie:.0%}: no faster)"
+def format_gate(rows: Sequence[engine.Row], verdicts: Sequence[Verdict], mode: str, notes: Sequence[str]) -> str:
+    """The gate's table: every row, its limit and target, the verdict; then the summary."""
+    extra = {}
+    for i, v in enumerate(verdicts):
+        limit = f"<= {v.limit:g}" if v.limit is not None else "-"
+        extra[i] = [f"{limit:>9}", v.text]
+    lines = [f"pcp release gate ({mode})", report.format_table(rows, extra, (f"{'limit':>9}", "verdict")), ""]
+    lines += [f"note: {line}" for line in notes]
+    failed = [v for v in verdicts if v.failed]
+    missed = [v for v in verdicts if v.misses_target]
+    gated = sum(1 for v in verdicts if v.gated)
+    if missed:
+        lines.append(f"{len(missed)} row(s) miss their issue-11 target: "
+                     + ", ".join(v.row.key for v in missed))
+    if failed:
+        lines.append(f"GATE FAILED: {len(failed)} of {gated} gated row(s): " + ", ".join(v.row.key for v in failed))
     else:
-        row.verdict = "FAIL: misses threshold"
-        row.failed = True
-    if row.baseline and row.regression:
-        row.bound = min(row.bound, row.baseline * (1 + tolerance))
-        if row.ratio > row.baseline * (1 + tolerance):
-            worse = row.ratio / row.baseline - 1
-            row.verdict = (row.verdict + "; " if row.failed else "") + f"FAIL: {worse:+.0%} vs baseline"
-            row.failed = True
-    if row.retried:
-        row.verdict += f" ({row.retried})"
-
-
-# -- the table -----------------------------------------------------------------------
-
-
-def _per_write(seconds: Optional[float], writes: int) -> str:
-    if seconds is None:
-        return "-"
-    ns = seconds / writes * 1e9
-    if ns < 1e3:
-        return f"{ns:.1f} ns"
-    if ns < 1e6:
-        return f"{ns / 1e3:.1f} us"
-    return f"{ns / 1e6:.1f} ms"
-
-
-def _ratio(ratio: Optional[float]) -> str:
-    if ratio is None:
-        return "-"
-    if ratio < 0.1:
-        return f"{ratio:.2g} ({1 / ratio:,.0f}x)"
-    return f"{ratio:.3f}"
-
-
-def _limit(row: Row) -> str:
-    if row.limit is None:
-        return "-"
-    text = f"{'<' if row.strict else '<='} {row.limit:g}"
-    if row.limit < 0.1:
-        text += f" (>={1 / row.limit:,.0f}x)"
-    return text
-
-
-def format_report(document: Dict[str, Any], report: Report, gate: bool = True) -> str:
-    """The gate's table: every ratio beside its threshold, its baseline and the verdict.
-
-    With *gate* False (a plain pytest run) the last line says what the gate
-    would make of it, without re-measuring anything.
-    """
-    head = (f"{'case':<28} {'vs':<10} {'pcp/write':>10} {'it/write':>10} "
-            f"{'ratio':>15} {'threshold':>18} {'baseline':>9} {'change':>7}  verdict")
-    lines = [
-        f"pcp release gate ({document.get('mode', '?')}): ratio = pcp compiled's time / the "
-        "alternative's time, median over rounds run side by side (lower is better); "
-        "per-write costs are best rounds",
-        head,
-        "-" * len(head),
-    ]
-    for row in report.rows:
-        change = "-"
-        if row.baseline and row.ratio is not None:
-            change = f"{row.ratio / row.baseline - 1:+.0%}"
-        baseline = f"{row.baseline:.3g}" if row.baseline else "-"
-        lines.append(
-            f"{row.case:<28} {row.alt:<10} {_per_write(row.compiled_s, row.writes):>10} "
-            f"{_per_write(row.alt_s, row.writes):>10} {_ratio(row.ratio):>15} {_limit(row):>18} "
-            f"{baseline:>9} {change:>7}  {row.verdict}"
-        )
-    lines.append("")
-    for note in document.get("notes", []):
-        lines.append(f"note: {note}")
-    for problem in report.problems:
-        lines.append(f"FAIL: {problem}")
-    failed = [row for row in report.rows if row.failed]
-    ties = [row for row in report.rows if row.verdict.startswith("tie")]
-    if ties:
-        lines.append(f"{len(ties)} ratio(s) tied: compiled is not measurably faster there (see thresholds.json tie_tolerance)")
-    if report.failed and not gate:
-        lines.append(f"{len(failed)} ratio(s) fall short here; python -m benchmarks.gate gives the "
-                     "verdict (it measures a narrow failure twice)")
-    elif report.failed:
-        lines.append(f"GATE FAILED: {len(failed)} ratio(s) fell short" + (
-            f", {len(report.problems)} problem(s)" if report.problems else ""))
-    else:
-        gated = sum(1 for row in report.rows if row.gated)
-        lines.append(f"{'gate passed: ' if gate else ''}{gated} gated ratio(s) within their thresholds and baseline")
+        lines.append(f"gate passed: {gated} gated row(s) within their limits")
     return "\n".join(lines)
 
 
-def write_baseline(report: Report, document: Dict[str, Any], path: Path = BASELINE) -> None:
-    """Record this run's ratios as the baseline, keeping rows this run did not measure."""
-    old: Dict[str, Any] = {}
-    if path.exists():
-        with open(path, encoding="utf-8") as fh:
-            old = json.load(fh)
-    ratios = dict(old.get("ratios", {}))
-    ratios.update({key: round(value, 6) for key, value in report.ratios().items()})
-    data = {
-        "about": "Ratios (pcp compiled time / alternative time) of the last release; "
-                 "python -m benchmarks.gate fails a gated ratio more than regression_tolerance worse. "
-                 "Update at release: python -m benchmarks.gate --update-baseline",
-        "recorded": document.get("environment", {}),
-        "mode": document.get("mode"),
-        "ratios": dict(sorted(ratios.items())),
-    }
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1)
-        fh.write("\n")
-
-
-# -- command line --------------------------------------------------------------------
-
-
-def run_suite(quick: bool, pytest_args: Sequence[str] = (), nodes: Sequence[str] = ()) -> Tuple[Dict[str, Any], int]:
-    """Run the benchmark suite (or some of its *nodes*) in a fresh process.
-
-    Returns what it measured and pytest's exit code.
-    """
-    fd, path = tempfile.mkstemp(prefix="pcp-gate-", suffix=".json")
-    os.close(fd)
-    command = [
-        sys.executable, "-m", "pytest",
-        *(nodes or [str(SUITE)]),
-        "-q",
-        "-p", "no:cacheprovider",
-        f"--rootdir={HERE.parent}",
-        f"--pcp-results={path}",
-        "--benchmark-sort=name",
-        "--benchmark-columns=min,median,max,rounds",
-    ]
-    if quick:
-        command.append("--pcp-quick")
-    try:
-        rc = subprocess.run(command + list(pytest_args), cwd=HERE.parent).returncode
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    finally:
-        os.unlink(path)
-    return (json.loads(text) if text else {"results": []}), rc
-
-
-def marginal(report: Report, margin: float = 1.25) -> List[Row]:
-    """The failed rows within *margin* of what would pass: worth measuring again."""
-    return [
-        row for row in report.rows
-        if row.failed and row.ratio is not None and row.bound and row.node
-        and row.ratio <= row.bound * margin
-    ]
-
-
-def merge_retry(document: Dict[str, Any], retry: Dict[str, Any]) -> Dict[str, Any]:
-    """Keep, for each re-measured row, the run with the better ratio; note both."""
-    again = {(e["case"], e["alt"]): e for e in retry.get("results", [])}
-    merged = []
-    for e in document.get("results", []):
-        other = again.get((e["case"], e["alt"]))
-        if other is None or not other.get("times") or not e.get("times") or not e.get("compiled_times"):
-            merged.append(e)
-            continue
-        first = paired_ratio(e["compiled_times"], e["times"])
-        second = paired_ratio(other["compiled_times"], other["times"])
-        kept = dict(other if second < first else e)
-        kept["retried"] = f"measured twice: {first:.3g}, then {second:.3g}"
-        kept["worse_ratio"] = max(first, second)
-        merged.append(kept)
-    return {**document, "results": merged}
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the suite, print the gate's table; 0 if every ratio holds, 1 if not."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pytest_args: List[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, pytest_args = argv[:cut], argv[cut + 1:]
+    """Measure (or load) the rows, print the verdicts; 0 if every gated row holds, 1 if not."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="CI form: N up to 1e5, fewer rounds")
-    parser.add_argument("--update-baseline", action="store_true",
-                        help="record this run's ratios in benchmarks/baseline.json (at release)")
-    parser.add_argument("--force", action="store_true", help="with --update-baseline: even if a threshold fails")
-    parser.add_argument("--results", metavar="FILE", help="evaluate a saved run instead of measuring")
-    parser.add_argument("--save", metavar="FILE", help="keep this run's measurements in FILE")
-    parser.add_argument("--no-retry", dest="retry", action="store_false",
-                        help="do not measure a narrowly failed ratio a second time")
+    parser.add_argument("--quick", action="store_true", help="the CI form: N up to 1e5, a few minutes")
+    parser.add_argument("--targets", action="store_true", help="also hold every row to its issue-11 target")
+    parser.add_argument("--results", metavar="FILE", help="judge a saved run instead of measuring")
+    parser.add_argument("--save", metavar="FILE", help="keep this run's rows (and time rounds) in FILE")
+    parser.add_argument("--write-docs", metavar="FILE", help="write the dated Markdown report to FILE")
+    parser.add_argument("--no-retry", action="store_true", help="accepted and ignored: the gate never retries")
+    parser.add_argument("--parallel", type=int, default=2, help="callgrind workers at a time (default 2)")
     args = parser.parse_args(argv)
 
     thresholds = load_thresholds()
-    baseline = {} if args.update_baseline else load_baseline()
-    pytest_rc = 0
+    started = time.perf_counter()
     if args.results:
         with open(args.results, encoding="utf-8") as fh:
             document = json.load(fh)
+        rows = report.rows_from_json(document)
+        mode = document.get("mode", "?")
     else:
-        document, pytest_rc = run_suite(args.quick, pytest_args)
-    report = evaluate(document, thresholds, baseline)
-    retry = marginal(report) if not args.results and args.retry else []
-    if retry:
-        print(f"\nmeasuring {len(retry)} narrowly failed ratio(s) once more: "
-              + ", ".join(row.key for row in retry), flush=True)
-        again, _ = run_suite(args.quick, nodes=[row.node for row in retry])
-        document = merge_retry(document, again)
-        report = evaluate(document, thresholds, baseline)
+        mode = "quick" if args.quick else "full"
+        alts = load_alternatives()
+        if alts["compiled"].missing:
+            print(f"GATE FAILED: compiled: {alts['compiled'].missing}", file=sys.stderr)
+            return 1
+
+        def progress(line: str) -> None:
+            print(f"[{time.perf_counter() - started:5.0f} s] {line}", file=sys.stderr, flush=True)
+
+        rows = engine.measure(engine.plan(mode), alts, progress, parallel=args.parallel)
+        if mode == "full":
+            from benchmarks import forwarder
+
+            rows += forwarder.rows(progress)
+        document = report.to_json(rows, alts, mode)
+        document["seconds"] = round(time.perf_counter() - started)
+    verdicts = evaluate(rows, thresholds, args.targets)
+    document["verdicts"] = {v.row.key: v.text for v in verdicts}
+    text = format_gate(rows, verdicts, mode, document.get("notes", []))
+    print()
+    print(text)
+    if not args.results:
+        print(f"({time.perf_counter() - started:.0f} s)")
     if args.save:
         with open(args.save, "w", encoding="utf-8") as fh:
             json.dump(document, fh, indent=1)
-    if pytest_rc not in (0,):
-        report.problems.append(f"the benchmark suite itself failed (pytest exit code {pytest_rc})")
-    print()
-    print(format_report(document, report))
-    if args.update_baseline:
-        if report.failed and not args.force:
-            print("baseline NOT updated: the run misses a threshold (use --force to record it anyway)")
-        else:
-            write_baseline(report, document)
-            print(f"baseline updated: {BASELINE.relative_to(HERE.parent)} ({len(report.ratios())} ratios)")
-    return 1 if report.failed else 0
+    if args.write_docs:
+        from benchmarks import docs
+
+        Path(args.write_docs).write_text(docs.markdown(document, rows, verdicts), encoding="utf-8")
+        print(f"report written to {args.write_docs}")
+    return 1 if any(v.failed for v in verdicts) else 0
 
 
 if __name__ == "__main__":
