@@ -194,8 +194,11 @@ async def open_peer(address: Any, **kwargs: Any) -> Peer:
     return peer
 
 
-async def serve_peers(**kwargs: Any) -> Tuple[Any, "asyncio.Queue[Peer]"]:
-    """A server on 127.0.0.1 whose accepted connections are Peers, queued as they come."""
+async def serve_peers(rcvbuf: Optional[int] = None, **kwargs: Any) -> Tuple[Any, "asyncio.Queue[Peer]"]:
+    """A server on 127.0.0.1 whose accepted connections are Peers, queued as they come.
+
+    *rcvbuf*: the accepted sockets' SO_RCVBUF (small: the kernel holds little).
+    """
     loop = asyncio.get_running_loop()
     queue: "asyncio.Queue[Peer]" = asyncio.Queue()
 
@@ -204,8 +207,37 @@ async def serve_peers(**kwargs: Any) -> Tuple[Any, "asyncio.Queue[Peer]"]:
         peer.made.add_done_callback(lambda _: queue.put_nowait(peer))
         return peer
 
-    server = await loop.create_server(make, "127.0.0.1", 0, backlog=512)
+    sock = socket.socket()
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    sock.setblocking(False)
+    server = await loop.create_server(make, sock=sock)
     return server, queue
+
+
+async def forward_endpoints(rcvbuf: Optional[int] = None, sndbuf: Optional[int] = None,
+                            **peer_kwargs: Any) -> Tuple[Peer, socket.socket, socket.socket, Peer, Any]:
+    """(client Peer, a, b, target Peer, target server) for ``pcp.aio.forward(a, b)``.
+
+    ``a`` is the accepted socket of the client's connection, ``b`` a socket
+    connected to the target (its SO_SNDBUF *sndbuf*; the target's SO_RCVBUF *rcvbuf*).
+    """
+    loop = asyncio.get_running_loop()
+    server, queue = await serve_peers(rcvbuf=rcvbuf, **peer_kwargs)
+    lsock = socket.create_server(("127.0.0.1", 0))
+    lsock.setblocking(False)
+    client_conn = loop.create_connection(lambda: Peer(**peer_kwargs), *lsock.getsockname())
+    (a, _), (_, client) = await asyncio.gather(loop.sock_accept(lsock), client_conn)
+    lsock.close()
+    b = socket.socket()
+    if sndbuf is not None:
+        b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    b.setblocking(False)
+    await loop.sock_connect(b, server.sockets[0].getsockname())
+    target = await asyncio.wait_for(queue.get(), 5)
+    return client, a, b, target, server
 
 
 def reset(transport: Any) -> None:

@@ -9,25 +9,14 @@ import asyncio
 import socket
 
 import pytest
-from aio_support import MiB, Peer, aio, pattern, reset, serve_peers, stream_digest  # noqa: F401
+from aio_support import MiB, aio, forward_endpoints, pattern, reset, stream_digest  # noqa: F401
 
 import pcp.aio
 
 
 async def endpoints(**peer_kwargs):
     """(client Peer, a, b, target Peer, target server)."""
-    loop = asyncio.get_running_loop()
-    server, queue = await serve_peers(**peer_kwargs)
-    lsock = socket.create_server(("127.0.0.1", 0))
-    lsock.setblocking(False)
-    client_conn = loop.create_connection(lambda: Peer(**peer_kwargs), *lsock.getsockname())
-    (a, _), (_, client) = await asyncio.gather(loop.sock_accept(lsock), client_conn)
-    lsock.close()
-    b = socket.socket()
-    b.setblocking(False)
-    await loop.sock_connect(b, server.sockets[0].getsockname())
-    target = await asyncio.wait_for(queue.get(), 5)
-    return client, a, b, target, server
+    return await forward_endpoints(**peer_kwargs)
 
 
 def test_32_mib_each_way_sha256(aio):

@@ -68,8 +68,8 @@ def _describe(exc: Optional[BaseException]) -> str:
     return "closed" if exc is None else f"lost ({error_text(exc)})"
 
 
-class _Side(asyncio.Protocol):
-    """The protocol of one of the two connections."""
+class _SideBase(asyncio.BaseProtocol):
+    """What both kinds of side share: the protocol of one of the two connections."""
 
     def __init__(self, connection: "Connection", name: str) -> None:
         self.connection = connection
@@ -86,9 +86,6 @@ class _Side(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.connection._made(self, transport)
 
-    def data_received(self, data: bytes) -> None:  # replaced by the proxy's write
-        self.reading_proxy.write(data)
-
     def eof_received(self) -> bool:
         return self.connection._eof(self)
 
@@ -102,8 +99,19 @@ class _Side(asyncio.Protocol):
         self.connection._lost(self, exc)
 
 
-class _BufferedSide(_Side, asyncio.BufferedProtocol):
-    """A side that reads at most ``read_size`` bytes at a time into one reused buffer."""
+class _Side(_SideBase, asyncio.Protocol):
+    """A side whose transport reads into new bytes objects, handed to pcp as they are."""
+
+    def data_received(self, data: bytes) -> None:  # replaced by the proxy's write
+        self.reading_proxy.write(data)
+
+
+class _BufferedSide(_SideBase, asyncio.BufferedProtocol):
+    """A side that reads at most ``read_size`` bytes at a time into one reused buffer.
+
+    Not an ``asyncio.Protocol``: uvloop would take it for one and call
+    ``data_received`` with its own 256 KB reads.
+    """
 
     def __init__(self, connection: "Connection", name: str, read_size: int) -> None:
         super().__init__(connection, name)
@@ -166,8 +174,8 @@ class Connection:
         self._client_made: Optional[Callable[["Connection"], Any]] = None  # set by a server
         self._waiters: "asyncio.Future[ForwardStats]" = loop.create_future()
         if read_size is None:
-            self.client: _Side = _Side(self, names[0])
-            self.target: _Side = _Side(self, names[1])
+            self.client: _SideBase = _Side(self, names[0])
+            self.target: _SideBase = _Side(self, names[1])
         else:
             self.client = _BufferedSide(self, names[0], read_size)
             self.target = _BufferedSide(self, names[1], read_size)
@@ -180,7 +188,7 @@ class Connection:
             source.reading_proxy = proxy
             if read_size is None:
                 # The hot path: the transport hands each read straight to pcp.
-                source.data_received = proxy.write  # type: ignore[method-assign, assignment, unused-ignore]
+                source.data_received = proxy.write  # type: ignore[attr-defined, union-attr, method-assign, assignment, unused-ignore]
             destination.consumer.on_finish = self._finished_writing(destination)
             self._proxies.append(proxy)
         self.up = Direction(self._proxies[0], self.target.consumer)
@@ -285,7 +293,7 @@ class Connection:
 
     # -- events from the sides -----------------------------------------------------------
 
-    def _made(self, side: _Side, transport: Any) -> None:
+    def _made(self, side: _SideBase, transport: Any) -> None:
         side.transport = transport
         # Not read until both sides are joined. uvloop starts reading after
         # connection_made whatever it was told there: pause again before its
@@ -312,12 +320,12 @@ class Connection:
                 if s.producer.reading and s.transport is not None and not s.transport.is_closing():
                     s.transport.resume_reading()
 
-    def _hold_reading(self, side: _Side) -> None:
+    def _hold_reading(self, side: _SideBase) -> None:
         transport = side.transport
         if not self.forwarded and transport is not None and not transport.is_closing():
             transport.pause_reading()
 
-    def _eof(self, side: _Side) -> bool:
+    def _eof(self, side: _SideBase) -> bool:
         if side.eof:  # uvloop reports end-of-file again if reading is resumed after it
             return True
         side.eof = True
@@ -331,7 +339,7 @@ class Connection:
             side.transport.close()  # it had been told end-of-file already: both ways done
         return True
 
-    def _finish_direction(self, side: _Side, other: _Side) -> None:
+    def _finish_direction(self, side: _SideBase, other: _SideBase) -> None:
         """No more data from *side*: once its proxy has drained, finish *other*'s writing."""
         if side.finishing:
             if other.consumer.finished and other.consumer.close_on_finish and other.transport is not None:
@@ -340,7 +348,7 @@ class Connection:
         side.finishing = True
         side.reading_proxy.finish()
 
-    def _finished_writing(self, side: _Side) -> Callable[[], None]:
+    def _finished_writing(self, side: _SideBase) -> Callable[[], None]:
         def finished() -> None:
             # *side* was told end-of-file (or closed): close it if it is done sending too.
             if side.eof and side.transport is not None and not side.transport.is_closing():
@@ -348,7 +356,7 @@ class Connection:
 
         return finished
 
-    def _lost(self, side: _Side, exc: Optional[BaseException]) -> None:
+    def _lost(self, side: _SideBase, exc: Optional[BaseException]) -> None:
         side.lost = True
         side.transport = None
         self._first_end(f"{side.name} {_describe(exc)}", exc)
