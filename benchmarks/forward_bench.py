@@ -1,27 +1,49 @@
-"""Benchmark pcp-forward against twisted.protocols.portforward on loopback.
+"""Benchmark TCP forwarders on loopback: pcp's (Twisted, asyncio, uvloop) against references.
 
-    python benchmarks/forward_bench.py [--bytes 1G] [--rounds 3]
-                                       [--slow-bytes 128M] [--slow-rate 25M] [--skip-slow]
+    python benchmarks/forward_bench.py [--bytes 1G] [--rounds 3] [--only NAME,NAME]
+                                       [--connections 50] [--requests 2000] [--churn 2000]
+                                       [--slow-bytes 128M] [--slow-rate 25M]
+                                       [--skip-requests] [--skip-churn] [--skip-slow] [--json FILE]
 
-A script, not a pytest module. Part 1 moves --bytes from a sender through a
-forwarder to a sink on 127.0.0.1, for each of: no forwarder (direct),
-portforward, pcp-forward; rounds are interleaved and the median and best are
-reported: MB/s (10**6 bytes) and the forwarder's CPU seconds (user + system,
-from /proc) per GiB.
+A script, not a pytest module. Forwarders, each its own process listening on
+127.0.0.1 (``--only`` picks some; ``direct`` is always measured):
 
-Part 2 paces the sender at 10x the sink's --slow-rate and samples each
-forwarder's resident memory every 50 ms over a --slow-bytes transfer; for
-pcp-forward the close line gives the peak buffered bytes and the pauses. A
-naive forwarder (transport.write with no flow control) shows what the same
-transfer costs without back-pressure.
+- ``portforward``: ``twisted.protocols.portforward`` (Twisted);
+- ``pcp-forward``: the ``pcp-forward`` command on its Twisted loop;
+- ``pcp-forward asyncio`` / ``pcp-forward uvloop``: the same command with
+  ``--loop asyncio|uvloop`` (rows left out when the command has no ``--loop``);
+- ``pcp.aio asyncio`` / ``pcp.aio uvloop``: ``pcp.aio.start_server``;
+- ``plain asyncio`` / ``plain uvloop``: a plain Protocol forwarder written here
+  (``data_received`` -> ``write``, ``pause_writing`` -> ``pause_reading``, the
+  same write-buffer limits as pcp's marks: 64 KiB / 16 KiB), the fastest
+  thing one writes by hand;
+- ``streams asyncio`` / ``streams uvloop``: the usual streams forwarder
+  (``read(65536)`` / ``write`` / ``await drain()``, written here).
 
-Sender and sink are threads of this process (plain sockets, GIL released in
-send and recv); each forwarder is its own process. Linux only (/proc).
+Part 1, throughput: --bytes from a sender through each forwarder to a sink
+(sender and sink are threads of this process, plain sockets); rounds are
+interleaved; medians (and best) of MB/s (10**6 bytes) and of the forwarder's
+CPU seconds (user + system, from /proc) per GiB; ratios from rounds run side
+by side. Part 2, requests: --connections connections through the forwarder
+to an echo server, each doing --requests 64-byte request/response round trips;
+requests/s and forwarder CPU seconds per 100k requests. Part 3, churn: --churn
+short connections (connect, one request/response, close), 50 at a time;
+connections/s and CPU seconds per 1,000. Part 4, slow sink: the sender paced
+at 10x the sink's --slow-rate; each forwarder's resident memory sampled every
+50 ms (pcp's rows add the peak buffered bytes and pauses from the close line);
+a naive forwarder (no flow control) shows what it costs without back-pressure.
+
+``--json FILE`` writes every figure: ``throughput``, ``requests``, ``churn``
+and ``slow`` lists of rows, each row with its ``name``; throughput rows carry
+``cpu_s_per_gib`` (median), the one key of a row naming CPU per GiB. Linux
+only (/proc).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import platform
 import re
@@ -31,17 +53,21 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 MiB, GiB = 1 << 20, 1 << 30
 TICK = os.sysconf("SC_CLK_TCK")
 PAYLOAD = memoryview(os.urandom(MiB))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# -- forwarders written here, run as ``python -c CODE LOOP TARGET_PORT``; each prints its port ---------
 
 PORTFORWARD = """
 import sys
 from twisted.internet import reactor
 from twisted.protocols.portforward import ProxyFactory
-port = reactor.listenTCP(0, ProxyFactory("127.0.0.1", int(sys.argv[1])), interface="127.0.0.1")
+port = reactor.listenTCP(0, ProxyFactory("127.0.0.1", int(sys.argv[2])), interface="127.0.0.1", backlog=1024)
 print(port.getHost().port, flush=True)
 reactor.run()
 """
@@ -68,7 +94,7 @@ class In(protocol.Protocol):
         factory = protocol.ClientFactory()
         factory.noisy = False
         factory.buildProtocol = lambda addr: Out(self)
-        reactor.connectTCP("127.0.0.1", int(sys.argv[1]), factory)
+        reactor.connectTCP("127.0.0.1", int(sys.argv[2]), factory)
     def dataReceived(self, data):
         self.peer.transport.write(data)
     def connectionLost(self, reason):
@@ -79,6 +105,173 @@ port = reactor.listenTCP(0, protocol.Factory.forProtocol(In), interface="127.0.0
 print(port.getHost().port, flush=True)
 reactor.run()
 """
+
+_RUN_LOOP = """
+if sys.argv[1] == "uvloop":
+    import uvloop
+    uvloop.run(main())
+else:
+    asyncio.run(main())
+"""
+
+PCP_AIO = """
+import asyncio, sys
+import pcp.aio
+
+def closed(conn):
+    s = conn.stats
+    print(f"connection {conn.number} closed: {s.up.bytes} bytes up, {s.down.bytes} bytes down, "
+          f"peak buffered {s.up.peak_buffered} up / {s.down.peak_buffered} down, "
+          f"pauses {s.up.pauses} up / {s.down.pauses} down", file=sys.stderr, flush=True)
+
+async def main():
+    server = await pcp.aio.start_server(("127.0.0.1", int(sys.argv[2])), "127.0.0.1", 0, backlog=1024,
+                                        on_close=closed)
+    print(f"buffer {server.buffer_size} bytes each way", file=sys.stderr, flush=True)
+    print(server.addresses[0][1], flush=True)
+    await asyncio.Event().wait()
+""" + _RUN_LOOP
+
+PLAIN = """
+import asyncio, sys
+TARGET = ("127.0.0.1", int(sys.argv[2]))
+
+class Side(asyncio.Protocol):
+    transport = None
+    eof = False
+    def __init__(self, peer=None):
+        self.peer = peer
+        self.early = []   # what the client sent before the target connected
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.set_write_buffer_limits(high=65536, low=16384)
+    def data_received(self, data):
+        if self.peer is None:
+            self.early.append(data)
+        else:
+            self.peer.transport.write(data)
+    def eof_received(self):
+        self.eof = True
+        if self.peer is not None:
+            self.peer.transport.write_eof()
+            if self.peer.eof:
+                self.transport.close()
+                self.peer.transport.close()
+        return True
+    def pause_writing(self):
+        self.peer.transport.pause_reading()
+    def resume_writing(self):
+        self.peer.transport.resume_reading()
+    def connection_lost(self, exc):
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.close()
+
+class Client(Side):
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        asyncio.get_running_loop().create_task(self.connect())
+    async def connect(self):
+        loop = asyncio.get_running_loop()
+        try:
+            _, target = await loop.create_connection(lambda: Side(self), *TARGET)
+        except OSError:
+            self.transport.close()
+            return
+        self.peer = target
+        for data in self.early:
+            target.transport.write(data)
+        if self.eof:
+            target.transport.write_eof()
+
+async def main():
+    server = await asyncio.get_running_loop().create_server(Client, "127.0.0.1", 0, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+""" + _RUN_LOOP
+
+STREAMS = """
+import asyncio, sys
+TARGET = ("127.0.0.1", int(sys.argv[2]))
+
+async def pipe(reader, writer):
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
+
+async def handle(reader, writer):
+    try:
+        target_reader, target_writer = await asyncio.open_connection(*TARGET)
+    except OSError:
+        writer.close()
+        return
+    await asyncio.gather(pipe(reader, target_writer), pipe(target_reader, writer))
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+""" + _RUN_LOOP
+
+ECHO = """
+import asyncio, sys
+
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        self.transport.write(data)
+    def eof_received(self):
+        self.transport.close()
+
+async def main():
+    server = await asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+""" + _RUN_LOOP
+
+
+def has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cli_has_loop() -> bool:
+    """True when pcp-forward takes --loop (the asyncio/uvloop command line)."""
+    proc = subprocess.run([sys.executable, "-m", "pcp.forward", "--help"], capture_output=True, text=True,
+                          cwd=ROOT)
+    return proc.returncode == 0 and "--loop" in proc.stdout
+
+
+def forwarder_specs(extra: List[str]) -> Dict[str, Tuple[List[str], str]]:
+    """name -> (argv after the interpreter, how it announces its port: "stdout" or "log")."""
+    specs: Dict[str, Tuple[List[str], str]] = {}
+    cli = ["-m", "pcp.forward", "--listen", "127.0.0.1:0", "--connect", "127.0.0.1:{port}", *extra]
+    loops = ["asyncio"] + (["uvloop"] if has_uvloop() else [])
+    specs["portforward"] = (["-c", PORTFORWARD, "twisted", "{port}"], "stdout")
+    with_loop = cli_has_loop()
+    specs["pcp-forward"] = (cli + (["--loop", "twisted"] if with_loop else []), "log")
+    if with_loop:
+        for loop in loops:
+            specs[f"pcp-forward {loop}"] = (cli + ["--loop", loop], "log")
+    for loop in loops:
+        specs[f"pcp.aio {loop}"] = (["-c", PCP_AIO, loop, "{port}"], "stdout")
+    for loop in loops:
+        specs[f"plain {loop}"] = (["-c", PLAIN, loop, "{port}"], "stdout")
+    for loop in loops:
+        specs[f"streams {loop}"] = (["-c", STREAMS, loop, "{port}"], "stdout")
+    specs["naive"] = (["-c", NAIVE, "twisted", "{port}"], "stdout")
+    return specs
 
 
 def parse_bytes(text: str) -> int:
@@ -93,24 +286,26 @@ def parse_bytes(text: str) -> int:
 
 
 class Forwarder:
-    """A forwarder process listening on 127.0.0.1, forwarding to the sink's port."""
+    """A forwarder process listening on 127.0.0.1, forwarding to *targetPort*."""
 
-    def __init__(self, kind: str, targetPort: int, extra: List[str]) -> None:
-        self.kind = kind
+    def __init__(self, name: str, spec: Tuple[List[str], str], targetPort: int) -> None:
+        self.name = name
         self.lines: List[str] = []
         self._changed = threading.Condition()
-        if kind == "pcp-forward":
-            argv = [sys.executable, "-m", "pcp.forward", "--listen", "127.0.0.1:0",
-                    "--connect", f"127.0.0.1:{targetPort}", *extra]
-        else:
-            argv = [sys.executable, "-c", PORTFORWARD if kind == "portforward" else NAIVE, str(targetPort)]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if kind == "pcp-forward":
-            threading.Thread(target=self._collect, daemon=True).start()
+        argv, style = spec
+        argv = [a.replace("{port}", str(targetPort)) for a in argv]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+        self.proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=ROOT, env=env)
+        threading.Thread(target=self._collect, daemon=True).start()
+        if style == "log":
             self.port = int(self.wait_for(r"listening on 127\.0\.0\.1:(\d+)")[1])
         else:
-            self.port = int(self.proc.stdout.readline())
-            threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+            line = self.proc.stdout.readline()
+            if not line.strip():
+                self.proc.wait(10)
+                raise RuntimeError(f"{name}: did not start: {''.join(self.lines)[-500:]}")
+            self.port = int(line)
 
     def _collect(self) -> None:
         for line in self.proc.stderr:
@@ -129,7 +324,7 @@ class Forwarder:
                     if match:
                         return match
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.kind}: no line matching {pattern!r}: {self.lines}")
+                    raise RuntimeError(f"{self.name}: no line matching {pattern!r}: {self.lines[-10:]}")
                 self._changed.wait(0.1)
 
     def cpu_seconds(self) -> float:
@@ -148,10 +343,26 @@ class Forwarder:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(10)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
-# -- sender and sink ----------------------------------------------------------------------
+def start_all(names: List[str], specs: Dict[str, Tuple[List[str], str]], port: int) -> Dict[str, Forwarder]:
+    out: Dict[str, Forwarder] = {}
+    try:
+        for name in names:
+            out[name] = Forwarder(name, specs[name], port)
+    except BaseException:
+        for fwd in out.values():
+            fwd.stop()
+        raise
+    return out
+
+
+# -- part 1: throughput -------------------------------------------------------------------
 
 
 class Sink:
@@ -182,7 +393,7 @@ class Sink:
 
 
 def send(port: int, total: int, rate: Optional[float]) -> None:
-    """Send *total* bytes to 127.0.0.1:port (paced at *rate* bytes/s if given), then close."""
+    """Send *total* bytes to 127.0.0.1:port (paced at *rate* bytes/s if given), then shut down writing."""
     chunk = 64 * 1024 if rate else MiB
     with socket.create_connection(("127.0.0.1", port)) as conn:
         sent = 0
@@ -196,10 +407,15 @@ def send(port: int, total: int, rate: Optional[float]) -> None:
                 if ahead > 0:
                     time.sleep(ahead)
         conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(10)
+        try:
+            conn.recv(1)  # until the forwarder closes: the transfer is over for it too
+        except OSError:
+            pass
 
 
 def transfer(sink: Sink, port: int, total: int, sinkRate: Optional[float] = None,
-             sendRate: Optional[float] = None, sample=None) -> float:
+             sendRate: Optional[float] = None, sample: Optional[Callable[[], None]] = None) -> float:
     """Move *total* bytes through *port* to the sink; return the seconds it took."""
     result: Dict[str, float] = {}
     receiver = threading.Thread(target=sink.receive, args=(sinkRate, result))
@@ -217,37 +433,160 @@ def transfer(sink: Sink, port: int, total: int, sinkRate: Optional[float] = None
     return result["end"] - start
 
 
-# -- the two parts ------------------------------------------------------------------------
-
-
-def throughput(total: int, rounds: int, extra: List[str]) -> Dict[str, Dict[str, List[float]]]:
-    """Interleaved rounds of direct / portforward / pcp-forward: MB/s and CPU s/GiB each."""
+def throughput(names: List[str], specs: Dict[str, Any], total: int, rounds: int,
+               progress: Callable[[str], None]) -> Dict[str, Dict[str, List[float]]]:
+    """Interleaved rounds of direct and each forwarder: MB/s and CPU s/GiB, per round."""
     sink = Sink()
-    forwarders = {kind: Forwarder(kind, sink.port, extra) for kind in ("portforward", "pcp-forward")}
-    results: Dict[str, Dict[str, List[float]]] = {
-        kind: {"mbps": [], "cpu": []} for kind in ("direct", "portforward", "pcp-forward")
-    }
+    forwarders = start_all(names, specs, sink.port)
+    results: Dict[str, Dict[str, List[float]]] = {n: {"mbps": [], "cpu": []} for n in ["direct", *names]}
     try:
-        for _ in range(rounds):
+        for r in range(rounds):
             seconds = transfer(sink, sink.port, total)
             results["direct"]["mbps"].append(total / seconds / 1e6)
-            for kind, fwd in forwarders.items():
+            order = names if r % 2 == 0 else names[::-1]
+            for name in order:
+                fwd = forwarders[name]
                 cpu = fwd.cpu_seconds()
                 seconds = transfer(sink, fwd.port, total)
-                results[kind]["cpu"].append((fwd.cpu_seconds() - cpu) / (total / GiB))
-                results[kind]["mbps"].append(total / seconds / 1e6)
+                time.sleep(0.05)  # let the forwarder finish closing before reading its CPU
+                results[name]["cpu"].append((fwd.cpu_seconds() - cpu) / (total / GiB))
+                results[name]["mbps"].append(total / seconds / 1e6)
+            progress(f"  throughput round {r + 1}/{rounds} done")
     finally:
         for fwd in forwarders.values():
             fwd.stop()
+        sink.server.close()
     return results
 
 
-def slow_sink(total: int, sinkRate: float, extra: List[str]) -> Dict[str, Dict[str, float]]:
+# -- parts 2 and 3: requests and churn (an asyncio client in this process) -----------------
+
+
+REQUEST = b"x" * 64
+
+
+class RoundTrips(asyncio.Protocol):
+    """One connection doing request/response round trips of 64 bytes."""
+
+    def __init__(self, count: int, done: "asyncio.Future[None]") -> None:
+        self.count = count
+        self.done = done
+        self.got = 0
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def go(self) -> None:
+        self.transport.write(REQUEST)
+
+    def data_received(self, data: bytes) -> None:
+        self.got += len(data)
+        if self.got >= len(REQUEST):
+            self.got -= len(REQUEST)
+            self.count -= 1
+            if self.count > 0:
+                self.transport.write(REQUEST)
+            elif not self.done.done():
+                self.done.set_result(None)
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        if not self.done.done():
+            self.done.set_exception(ConnectionError(f"lost after {self.count} requests left: {exc}"))
+
+
+async def requests_round(port: int, connections: int, per_connection: int) -> float:
+    """Seconds for *connections* x *per_connection* round trips (connections opened beforehand)."""
+    loop = asyncio.get_running_loop()
+    protocols = []
+    for _ in range(connections):
+        done = loop.create_future()
+        _, proto = await loop.create_connection(lambda d=done: RoundTrips(per_connection, d), "127.0.0.1", port)
+        protocols.append(proto)
+    await asyncio.sleep(0.05)
+    start = time.monotonic()
+    for proto in protocols:
+        proto.go()
+    await asyncio.gather(*(p.done for p in protocols))
+    seconds = time.monotonic() - start
+    for proto in protocols:
+        proto.transport.close()
+    await asyncio.sleep(0.05)
+    return seconds
+
+
+async def churn_round(port: int, total: int, concurrency: int = 50) -> float:
+    """Seconds for *total* short connections (connect, one round trip, close), *concurrency* at a time."""
+    loop = asyncio.get_running_loop()
+    left = total
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            done = loop.create_future()
+            transport, proto = await loop.create_connection(lambda: RoundTrips(1, done), "127.0.0.1", port)
+            proto.go()
+            await done
+            transport.close()
+
+    start = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.monotonic() - start
+
+
+def run_client(coro: Any) -> Any:
+    if has_uvloop():
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+def small_messages(names: List[str], specs: Dict[str, Any], rounds: int, workload: str, connections: int,
+                   requests: int, churn: int, progress: Callable[[str], None]) -> Dict[str, Dict[str, List[float]]]:
+    """Interleaved rounds of the requests or churn workload: per-second rate and CPU per unit, per round."""
+    echo = Forwarder("echo", (["-c", ECHO, "uvloop" if has_uvloop() else "asyncio"], "stdout"), 0)
+    forwarders = start_all(names, specs, echo.port)
+    units = connections * requests if workload == "requests" else churn
+    per = 100_000 if workload == "requests" else 1000
+    results: Dict[str, Dict[str, List[float]]] = {n: {"rate": [], "cpu": []} for n in ["direct", *names]}
+    try:
+        for r in range(rounds):
+            order = ["direct", *(names if r % 2 == 0 else names[::-1])]
+            for name in order:
+                port = echo.port if name == "direct" else forwarders[name].port
+                fwd = forwarders.get(name)
+                cpu = fwd.cpu_seconds() if fwd else 0.0
+                if workload == "requests":
+                    seconds = run_client(requests_round(port, connections, requests))
+                else:
+                    seconds = run_client(churn_round(port, churn))
+                time.sleep(0.1)
+                results[name]["rate"].append(units / seconds)
+                if fwd:
+                    results[name]["cpu"].append((fwd.cpu_seconds() - cpu) / units * per)
+            progress(f"  {workload} round {r + 1}/{rounds} done")
+    finally:
+        for fwd in forwarders.values():
+            fwd.stop()
+        echo.stop()
+    return results
+
+
+# -- part 4: slow sink --------------------------------------------------------------------
+
+
+def slow_sink(names: List[str], specs: Dict[str, Any], total: int, sinkRate: float) -> Dict[str, Dict[str, float]]:
     """Sender at 10x the sink's rate: each forwarder's RSS over the transfer."""
     out: Dict[str, Dict[str, float]] = {}
-    for kind in ("pcp-forward", "portforward", "naive"):
+    for name in names:
         sink = Sink()
-        fwd = Forwarder(kind, sink.port, extra)
+        fwd = Forwarder(name, specs[name], sink.port)
         samples: List[Tuple[float, int]] = []
         try:
             before = fwd.rss()
@@ -256,7 +595,7 @@ def slow_sink(total: int, sinkRate: float, extra: List[str]) -> Dict[str, Dict[s
                                sample=lambda: samples.append((time.monotonic() - start, fwd.rss())))
             rss = [r for _, r in samples]
             settled = [r for t, r in samples if t >= seconds * 0.1] or rss
-            row = {
+            row: Dict[str, float] = {
                 "seconds": seconds,
                 "rssIdle": before,
                 "rssMax": max(rss),
@@ -264,64 +603,190 @@ def slow_sink(total: int, sinkRate: float, extra: List[str]) -> Dict[str, Dict[s
                 "rssEnd": rss[-1],
                 "growth": max(settled) - settled[0],
             }
-            if kind == "pcp-forward":
-                line = fwd.wait_for(r"peak buffered (\d+) up / \d+ down, pauses (\d+) up")
-                size = fwd.wait_for(r"buffer (\d+) bytes each way")
-                row.update(peakBuffered=int(line[1]), pauses=int(line[2]), highWater=int(size[1]))
-            out[kind] = row
+            if name.startswith("pcp"):
+                try:
+                    line = fwd.wait_for(r"peak buffered (\d+) up / \d+ down, pauses (\d+) up", timeout=5)
+                    size = fwd.wait_for(r"buffer (\d+) bytes each way", timeout=5)
+                    row.update(peakBuffered=int(line[1]), pauses=int(line[2]), highWater=int(size[1]))
+                except RuntimeError as e:  # a log format this script does not know
+                    print(f"  ({name}: no peak-buffered line: {e})", file=sys.stderr)
+            out[name] = row
         finally:
             fwd.stop()
             sink.server.close()
     return out
 
 
+# -- report -------------------------------------------------------------------------------
+
+
 def describe() -> str:
     import pcp
-    import twisted
 
+    try:
+        import twisted
+
+        tw = f"Twisted {twisted.__version__}"
+    except ImportError:
+        tw = "no Twisted"
+    try:
+        import uvloop
+
+        uv = f"uvloop {uvloop.__version__}"
+    except ImportError:
+        uv = "no uvloop"
     kind = "compiled" if pcp.EXTENSIONS else "pure Python (PCP_NO_EXTENSIONS)"
-    return (f"pcp {pcp.__version__} ({kind}), Twisted {twisted.__version__}, "
-            f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    return (f"pcp {pcp.__version__} ({kind}), {tw}, {uv}, Python {platform.python_version()}, "
+            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+
+
+def paired_ratio(a: List[float], b: List[float]) -> float:
+    """The median of per-round ratios a[i] / b[i] (rounds run side by side)."""
+    return statistics.median(x / y for x, y in zip(a, b) if y)
+
+
+def report_rates(title: str, results: Dict[str, Dict[str, List[float]]], rate_key: str, rate_fmt: str,
+                 cpu_fmt: str) -> List[Dict[str, Any]]:
+    print(title)
+    rows = []
+    for name, row in results.items():
+        rate = statistics.median(row[rate_key])
+        line = f"  {name:<22}{rate_fmt.format(rate)} ({rate_fmt.format(max(row[rate_key])).strip()})"
+        count = max(len(v) for v in row.values())
+        entry: Dict[str, Any] = {"name": name, "rounds": [{k: v[i] for k, v in row.items() if i < len(v)}
+                                                          for i in range(count)]}
+        entry[rate_key] = rate
+        if row["cpu"]:
+            cpu = statistics.median(row["cpu"])
+            line += f"   {cpu_fmt.format(cpu)} ({cpu_fmt.format(min(row['cpu'])).split()[0]})"
+            entry["cpu"] = cpu
+        print(line)
+        rows.append(entry)
+    return rows
+
+
+def report_ratios(results: Dict[str, Dict[str, List[float]]], rate_key: str, what: str) -> Dict[str, float]:
+    """The issue's comparisons, from rounds run side by side."""
+    ratios: Dict[str, float] = {}
+    pairs = [
+        ("pcp.aio uvloop", "plain uvloop", "cpu"),
+        ("pcp.aio uvloop", "streams uvloop", "cpu"),
+        ("pcp.aio asyncio", "plain asyncio", "cpu"),
+        ("pcp.aio asyncio", "streams asyncio", "cpu"),
+        ("pcp-forward uvloop", "plain uvloop", "cpu"),
+        ("pcp-forward uvloop", "streams uvloop", "cpu"),
+        ("pcp.aio uvloop", "plain uvloop", rate_key),
+        ("pcp.aio uvloop", "portforward", rate_key),
+        ("pcp.aio asyncio", "portforward", rate_key),
+        ("pcp-forward uvloop", "portforward", rate_key),
+        ("pcp-forward asyncio", "portforward", rate_key),
+        ("pcp-forward", "portforward", rate_key),
+        ("pcp-forward", "portforward", "cpu"),
+    ]
+    for a, b, key in pairs:
+        if a in results and b in results and results[a][key] and results[b][key]:
+            ratio = paired_ratio(results[a][key], results[b][key])
+            label = f"{a} / {b}"
+            ratios[f"{label} {'CPU' if key == 'cpu' else what}"] = ratio
+            print(f"  {label:<40} {'CPU per unit' if key == 'cpu' else what:<14} x{ratio:.2f}")
+    return ratios
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bytes", type=parse_bytes, default=GiB, help="bytes per transfer (default 1G)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--only", default="", help="comma-separated forwarder names (default: all)")
+    parser.add_argument("--connections", type=int, default=50, help="connections of the requests part (default 50)")
+    parser.add_argument("--requests", type=int, default=2000, help="round trips per connection (default 2000)")
+    parser.add_argument("--churn", type=int, default=2000, help="short connections per churn round (default 2000)")
     parser.add_argument("--slow-bytes", type=parse_bytes, default=128 * MiB,
                         help="bytes of the slow-sink transfer (default 128M)")
     parser.add_argument("--slow-rate", type=parse_bytes, default=25 * MiB,
                         help="the slow sink's bytes/s; the sender runs at 10x (default 25M)")
-    parser.add_argument("--skip-slow", action="store_true", help="only the throughput part")
+    parser.add_argument("--skip-throughput", action="store_true", help="leave out the throughput part")
+    parser.add_argument("--skip-requests", action="store_true", help="leave out the requests part")
+    parser.add_argument("--skip-churn", action="store_true", help="leave out the churn part")
+    parser.add_argument("--skip-slow", action="store_true", help="leave out the slow-sink part")
     parser.add_argument("--pcp-args", default="", help="extra pcp-forward arguments, e.g. '--buffer-size 1M'")
+    parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     args = parser.parse_args(argv)
-    extra = args.pcp_args.split()
+    specs = forwarder_specs(args.pcp_args.split())
+    all_names = [n for n in specs if n != "naive"]
+    try:
+        import twisted  # noqa: F401
+    except ImportError:
+        all_names = [n for n in all_names if n not in ("portforward", "pcp-forward")]
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or all_names
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        parser.error(f"unknown forwarder(s) {unknown}; known: {', '.join(specs)}")
 
-    print(describe())
-    print(f"\n{args.bytes / GiB:g} GiB sender -> forwarder -> sink on 127.0.0.1, "
-          f"{args.rounds} interleaved rounds, median (best)")
-    results = throughput(args.bytes, args.rounds, extra)
-    for kind, row in results.items():
-        mbps = f"{statistics.median(row['mbps']):7.0f} MB/s ({max(row['mbps']):.0f})"
-        cpu = (f"   {statistics.median(row['cpu']):.2f} CPU s/GiB ({min(row['cpu']):.2f})"
-               if row["cpu"] else "")
-        print(f"  {kind:<22}{mbps}{cpu}")
-    ratio = statistics.median(results["pcp-forward"]["mbps"]) / statistics.median(results["portforward"]["mbps"])
-    cpuRatio = statistics.median(results["pcp-forward"]["cpu"]) / statistics.median(results["portforward"]["cpu"])
-    print(f"  pcp-forward / portforward: throughput x{ratio:.2f}, CPU per GiB x{cpuRatio:.2f}")
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
 
-    if args.skip_slow:
-        return
-    print(f"\nslow sink: {args.slow_bytes / MiB:g} MiB, sink {args.slow_rate / MiB:g} MiB/s, "
-          f"sender {10 * args.slow_rate / MiB:g} MiB/s; forwarder RSS sampled every 50 ms")
-    for kind, row in slow_sink(args.slow_bytes, args.slow_rate, extra).items():
-        line = (f"  {kind:<12} {row['seconds']:5.1f} s  RSS idle {row['rssIdle'] / MiB:6.1f} MiB, "
-                f"at 10% {row['rssSettled'] / MiB:6.1f}, max {row['rssMax'] / MiB:6.1f}, "
-                f"end {row['rssEnd'] / MiB:6.1f} (growth after 10%: {row['growth'] / MiB:.1f} MiB)")
-        if "peakBuffered" in row:
-            line += (f"; peak buffered {row['peakBuffered']} B (high-water {row['highWater']}), "
-                     f"{row['pauses']} pauses")
-        print(line)
+    document: Dict[str, Any] = {"machine": describe(), "argv": sys.argv[1:]}
+    print(document["machine"])
+    if not args.skip_throughput:
+        results = throughput(names, specs, args.bytes, args.rounds, progress)
+        rows = report_rates(f"\n{args.bytes / GiB:g} GiB sender -> forwarder -> sink on 127.0.0.1, "
+                            f"{args.rounds} interleaved rounds, median (best)", results, "mbps",
+                            "{:7.0f} MB/s", "{:.2f} CPU s/GiB")
+        for row in rows:
+            row["mbps_median"] = row.pop("mbps")
+            if "cpu" in row:
+                row["cpu_s_per_gib"] = row.pop("cpu")
+            for r in row["rounds"]:
+                r["cpu_s"] = r.pop("cpu", None)
+        document["throughput"] = rows
+        document["throughput_ratios"] = report_ratios(results, "mbps", "throughput")
+    if not args.skip_requests:
+        results = small_messages(names, specs, args.rounds, "requests", args.connections, args.requests,
+                                 args.churn, progress)
+        rows = report_rates(f"\nrequests: {args.connections} connections x {args.requests} round trips of 64 B "
+                            f"through the forwarder to an echo server, median (best)", results, "rate",
+                            "{:7.0f} req/s", "{:.2f} CPU s/100k req")
+        for row in rows:
+            row["requests_per_s"] = row.pop("rate")
+            if "cpu" in row:
+                row["cpu_s_per_100k_requests"] = row.pop("cpu")
+        document["requests"] = rows
+        document["requests_ratios"] = report_ratios(results, "rate", "requests/s")
+    if not args.skip_churn:
+        results = small_messages(names, specs, args.rounds, "churn", args.connections, args.requests,
+                                 args.churn, progress)
+        rows = report_rates(f"\nchurn: {args.churn} short connections (connect, 64 B round trip, close), "
+                            f"50 at a time, median (best)", results, "rate", "{:7.0f} conn/s",
+                            "{:.2f} CPU s/1k conn")
+        for row in rows:
+            row["connections_per_s"] = row.pop("rate")
+            if "cpu" in row:
+                row["cpu_s_per_1k_connections"] = row.pop("cpu")
+        document["churn"] = rows
+        document["churn_ratios"] = report_ratios(results, "rate", "connections/s")
+    if not args.skip_slow:
+        slow_names = [n for n in names if n.startswith("pcp") or n in ("portforward",)]
+        try:
+            import twisted  # noqa: F401,F811
+
+            slow_names.append("naive")
+        except ImportError:
+            pass
+        print(f"\nslow sink: {args.slow_bytes / MiB:g} MiB, sink {args.slow_rate / MiB:g} MiB/s, "
+              f"sender {10 * args.slow_rate / MiB:g} MiB/s; forwarder RSS sampled every 50 ms")
+        slow = slow_sink(slow_names, specs, args.slow_bytes, args.slow_rate)
+        for name, row in slow.items():
+            line = (f"  {name:<20} {row['seconds']:5.1f} s  RSS idle {row['rssIdle'] / MiB:6.1f} MiB, "
+                    f"at 10% {row['rssSettled'] / MiB:6.1f}, max {row['rssMax'] / MiB:6.1f}, "
+                    f"end {row['rssEnd'] / MiB:6.1f} (growth after 10%: {row['growth'] / MiB:.1f} MiB)")
+            if "peakBuffered" in row:
+                line += (f"; peak buffered {row['peakBuffered']} B (high-water {row['highWater']}), "
+                         f"{row['pauses']} pauses")
+            print(line)
+        document["slow"] = [{"name": name, **row} for name, row in slow.items()]
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -267,24 +267,36 @@ class Connection:
     def connect_target(self, host: str, port: int, *, timeout: Optional[float], **kwargs: Any) -> None:
         """Connect the target side to ``(host, port)`` (the client side is accepted already)."""
         self.target_address = (host, port)
-        self._connect_task = self.loop.create_task(self._connect(host, port, timeout, kwargs))
+        task = self.loop.create_task(self._connect(host, port, kwargs))
+        self._connect_task = task
+        if timeout is not None:
+            # A timer, not asyncio.wait_for: one handle instead of a task and a future per connection.
+            timer = self.loop.call_later(timeout, self._connect_timed_out, task, timeout)
+            task.add_done_callback(lambda _: timer.cancel())
 
-    async def _connect(self, host: str, port: int, timeout: Optional[float], kwargs: Any) -> None:
+    def _connect_timed_out(self, task: "asyncio.Task[Any]", timeout: float) -> None:
+        if not task.done():
+            self._timed_out = timeout
+            task.cancel()
+
+    _timed_out: Optional[float] = None
+
+    async def _connect(self, host: str, port: int, kwargs: Any) -> None:
         try:
-            await asyncio.wait_for(
-                self.loop.create_connection(lambda: self.target, host, port, **kwargs), timeout
-            )
+            await self.loop.create_connection(lambda: self.target, host, port, **kwargs)
         except asyncio.CancelledError:
             self._connect_task = None
+            if self._timed_out is None:
+                self._maybe_done()
+                raise
+            exc: BaseException = asyncio.TimeoutError(f"timed out after {self._timed_out:g}s")
+            self._first_end(f"connecting to the target failed: timed out after {self._timed_out:g}s", exc)
+            if self.client.transport is not None:
+                self.client.transport.close()
             self._maybe_done()
-            raise
-        except Exception as exc:  # refused, unreachable, timed out, bad address
+        except Exception as exc:  # refused, unreachable, bad address
             self._connect_task = None
-            if isinstance(exc, asyncio.TimeoutError):
-                text = f"timed out after {timeout:g}s"
-            else:
-                text = error_text(exc)
-            self._first_end(f"connecting to the target failed: {text}", exc)
+            self._first_end(f"connecting to the target failed: {error_text(exc)}", exc)
             if self.client.transport is not None:
                 self.client.transport.close()
             self._maybe_done()
@@ -312,6 +324,12 @@ class Connection:
         set_limits(transport, high=writer.bufferSize, low=writer.lowWater)
         side.producer.attach(transport)
         side.consumer.attach(transport)
+        # The hot path: pcp hands its consumer bytes only (never a caller's
+        # mutable buffer), so it may write to the transport with no adapter
+        # frame in between. Assigning the consumer again makes pcp look
+        # ``write`` up anew.
+        side.consumer.write = transport.write  # type: ignore[method-assign]
+        writer.consumer = side.consumer
         if side is self.client and self._client_made is not None:
             self._client_made(self)
         if self.client.transport is not None and self.target.transport is not None:
@@ -365,6 +383,8 @@ class Connection:
         # Nothing more reaches *side*: what is buffered for it is dropped, and
         # *other* is no longer read (without aborting it: it may still be owed data).
         writer.unregisterProducer()
+        writer.stopProducing()  # no producer now: nothing is aborted; later writes are discarded, counted
+        side.consumer.__dict__.pop("write", None)
         side.consumer.connection_lost()
         other.producer.pauseProducing()
         if side is self.client and not self.forwarded:
