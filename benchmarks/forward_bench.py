@@ -120,6 +120,8 @@ import pcp.aio
 
 def closed(conn):
     s = conn.stats
+    if s.up.bytes < 1 << 20:
+        return  # only big transfers are logged (the slow-sink part reads the line)
     print(f"connection {conn.number} closed: {s.up.bytes} bytes up, {s.down.bytes} bytes down, "
           f"peak buffered {s.up.peak_buffered} up / {s.down.peak_buffered} down, "
           f"pauses {s.up.pauses} up / {s.down.pauses} down", file=sys.stderr, flush=True)

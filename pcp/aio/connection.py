@@ -172,7 +172,9 @@ class Connection:
         self.dead = False  # being torn down: a side connecting now is dropped at once
         self._connect_task: Optional["asyncio.Task[Any]"] = None
         self._client_made: Optional[Callable[["Connection"], Any]] = None  # set by a server
-        self._waiters: "asyncio.Future[ForwardStats]" = loop.create_future()
+        self._waiters: "Optional[asyncio.Future[ForwardStats]]" = None  # made by the first wait_closed()
+        # uvloop starts reading after connection_made whatever it was told there.
+        self._uvloop = type(loop).__module__.startswith("uvloop")
         if read_size is None:
             self.client: _SideBase = _Side(self, names[0])
             self.target: _SideBase = _Side(self, names[1])
@@ -228,6 +230,10 @@ class Connection:
 
     async def wait_closed(self) -> ForwardStats:
         """Wait until both sides are closed; return the final stats. Cancelling the wait leaves the connection be."""
+        if self.stats is not None:
+            return self.stats
+        if self._waiters is None:
+            self._waiters = self.loop.create_future()
         return await asyncio.shield(self._waiters)
 
     def close(self) -> None:
@@ -311,7 +317,8 @@ class Connection:
         # connection_made whatever it was told there: pause again before its
         # first poll.
         transport.pause_reading()
-        self.loop.call_soon(self._hold_reading, side)
+        if self._uvloop:
+            self.loop.call_soon(self._hold_reading, side)
         address = transport.get_extra_info("peername")
         if side is self.client:
             self.client_address = address
@@ -323,13 +330,13 @@ class Connection:
         writer = self._proxies[1] if side is self.client else self._proxies[0]
         set_limits(transport, high=writer.bufferSize, low=writer.lowWater)
         side.producer.attach(transport)
-        side.consumer.attach(transport)
         # The hot path: pcp hands its consumer bytes only (never a caller's
         # mutable buffer), so it may write to the transport with no adapter
         # frame in between. Assigning the consumer again makes pcp look
         # ``write`` up anew.
         side.consumer.write = transport.write  # type: ignore[method-assign]
         writer.consumer = side.consumer
+        side.consumer.attach(transport)  # resumes the writer: what it holds goes out
         if side is self.client and self._client_made is not None:
             self._client_made(self)
         if self.client.transport is not None and self.target.transport is not None:
@@ -420,7 +427,7 @@ class Connection:
         self.stats = self._make_stats(self.ended or "closed", self.error)
         for side in (self.client, self.target):
             side.__dict__.pop("data_received", None)
-        if not self._waiters.done():
+        if self._waiters is not None and not self._waiters.done():
             self._waiters.set_result(self.stats)
         if self.on_close is not None:
             try:
