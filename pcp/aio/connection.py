@@ -173,8 +173,6 @@ class Connection:
         self._connect_task: Optional["asyncio.Task[Any]"] = None
         self._client_made: Optional[Callable[["Connection"], Any]] = None  # set by a server
         self._waiters: "Optional[asyncio.Future[ForwardStats]]" = None  # made by the first wait_closed()
-        # uvloop starts reading after connection_made whatever it was told there.
-        self._uvloop = type(loop).__module__.startswith("uvloop")
         if read_size is None:
             self.client: _SideBase = _Side(self, names[0])
             self.target: _SideBase = _Side(self, names[1])
@@ -313,12 +311,11 @@ class Connection:
 
     def _made(self, side: _SideBase, transport: Any) -> None:
         side.transport = transport
-        # Not read until both sides are joined. uvloop starts reading after
-        # connection_made whatever it was told there: pause again before its
-        # first poll.
+        # Not read until both sides are joined. uvloop, and asyncio before
+        # 3.11, start reading after connection_made whatever they were told
+        # there: pause again, one callback later, before the first poll.
         transport.pause_reading()
-        if self._uvloop:
-            self.loop.call_soon(self._hold_reading, side)
+        self.loop.call_soon(self._hold_reading, side)
         address = transport.get_extra_info("peername")
         if side is self.client:
             self.client_address = address
@@ -348,6 +345,9 @@ class Connection:
     def _hold_reading(self, side: _SideBase) -> None:
         transport = side.transport
         if not self.forwarded and transport is not None and not transport.is_closing():
+            # Resumed first: asyncio 3.9 and 3.10 think the transport paused
+            # already and would not remove the reader they added since.
+            transport.resume_reading()
             transport.pause_reading()
 
     def _eof(self, side: _SideBase) -> bool:
