@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from typing import Any, Callable, List, Optional, Tuple
 
 import pcp
@@ -173,6 +174,8 @@ class Connection:
         self._connect_task: Optional["asyncio.Task[Any]"] = None
         self._client_made: Optional[Callable[["Connection"], Any]] = None  # set by a server
         self._waiters: "Optional[asyncio.Future[ForwardStats]]" = None  # made by the first wait_closed()
+        # Loops that read after connection_made even when it paused reading.
+        self._hold = sys.version_info < (3, 11) or type(loop).__module__.startswith("uvloop")
         if read_size is None:
             self.client: _SideBase = _Side(self, names[0])
             self.target: _SideBase = _Side(self, names[1])
@@ -315,7 +318,8 @@ class Connection:
         # 3.11, start reading after connection_made whatever they were told
         # there: pause again, one callback later, before the first poll.
         transport.pause_reading()
-        self.loop.call_soon(self._hold_reading, side)
+        if self._hold:
+            self.loop.call_soon(self._hold_reading, side)
         address = transport.get_extra_info("peername")
         if side is self.client:
             self.client_address = address
