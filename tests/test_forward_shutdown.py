@@ -112,10 +112,16 @@ def test_the_drain_timeout_closes_what_is_left(forwarder):
 
 
 def test_a_second_signal_closes_at_once(forwarder):
-    target = Target(_read_until_closed)
+    joined = threading.Event()
+
+    def serve(conn):
+        joined.set()
+        return _read_until_closed(conn)
+
+    target = Target(serve)
     fwd = forwarder("--connect", f"127.0.0.1:{target.port}", "--drain-timeout", "60")
     with connect(fwd.port):
-        fwd.wait_for(r"connection 1 from")
+        assert joined.wait(TIMEOUT)  # forwarding, not still connecting to the target
         fwd.signal(signal.SIGTERM)
         fwd.wait_for(r"shutting down on SIGTERM")
         began = time.monotonic()

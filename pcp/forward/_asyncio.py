@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from typing import Any, Callable, Dict, Optional, Set
 
 from pcp.aio.connection import Connection as Link
 from pcp.forward._listen import ACCEPT_BATCH, Listener, accept_some
+from pcp.forward._log import logger
 from pcp.forward._metrics import MetricsRequest, render
 from pcp.forward._service import Backend, Connection, Service, Settings, describe_loss
 from pcp.forward._units import show_address
@@ -59,6 +61,25 @@ class Forwarding(Connection):
     def abort(self) -> None:
         """Close both sides now."""
         self.link.abort()
+
+    def describe(self) -> str:
+        """The connection and its link's state."""
+        link = self.link
+        return (f"connection {self.number} from {self.client} ({link!r}; client transport "
+                f"{link.client.transport!r}, target transport {link.target.transport!r}, "
+                f"connect task {getattr(link, '_connect_task', None)!r})")
+
+    def watch_connect(self) -> None:
+        """Tell the service when the target's connection is made (for the debug log)."""
+        side = self.link.target
+        made = side.connection_made
+
+        def connection_made(transport: Any) -> None:
+            made(transport)
+            if self.link.forwarded:
+                self.service.connected(self)
+
+        side.connection_made = connection_made  # type: ignore[method-assign]
 
     def closed(self, link: Link) -> None:
         """The link is over: say how it ended, then let the service log it."""
@@ -120,11 +141,14 @@ class AsyncioBackend(Backend):
         room = service.room(ACCEPT_BATCH)
         accepted, failure = accept_some(self.listener.sock, room) if room else ([], None)
         settings = service.settings
+        debug = logger.isEnabledFor(logging.DEBUG)
         for sock, address in accepted:
             link = Link(self.loop, buffer_size=settings.buffer_size or _DEFAULT_BUFFER,
                         low_water=settings.low_water, read_size=settings.read_size)
             record = Forwarding(service, show_address(str(address[0]), address[1]), link)
             link.on_close = record.closed
+            if debug:
+                record.watch_connect()
             service.accepted(record)
             link.number = record.number
             task = self.loop.create_task(self._start(sock, link))

@@ -139,6 +139,10 @@ class Connection:
         """Close both sides now, dropping what is buffered (a shutdown's last resort)."""
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """A short description of the connection's state, for the log."""
+        return f"connection {self.number} from {self.client}"
+
 
 class Service:
     """Bookkeeping, logging, limits and the shutdown sequence of one pcp-forward run."""
@@ -372,8 +376,9 @@ class Service:
             self._timer = self.backend.call_later(_AFTER_CUT, self._stop_anyway)
 
     def _stop_anyway(self) -> None:
+        stuck = "; ".join(conn.describe() for conn in self.live.values())
         emit(logging.ERROR, "shutdown_stuck",
-             f"shutdown: {len(self.live)} connections did not report closing; stopping anyway",
+             f"shutdown: {len(self.live)} connections did not report closing; stopping anyway: {stuck}",
              open=len(self.live))
         self._stop(EXIT_CUT)
 

@@ -13,6 +13,7 @@ to the reactor with ``adoptStreamConnection``.
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -447,6 +448,9 @@ def run(settings: Settings, listener: Listener, metrics: Optional[Listener],
     from twisted.internet import reactor
     from twisted.logger import STDLibLogObserver, globalLogBeginner
 
+    # Twisted's own warnings and errors join pcp-forward's log; its chatter
+    # ("Main loop terminated.") does not, so the lines are the same on every loop.
+    logging.getLogger("twisted").setLevel(max(logging.WARNING, logging.getLogger().level))
     globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False)
     backend = TwistedBackend(reactor)
     service = Service(settings, backend, info)
