@@ -3,7 +3,8 @@
 Runs ``benchmarks/forward_bench.py --skip-slow --json FILE`` (loopback, rounds
 interleaved) and reads, for each forwarder, its median CPU seconds per GiB:
 any object in the JSON with a ``name`` (or ``forwarder``) and a key naming CPU
-per GiB. The ratio is pcp-forward's figure / portforward's (lower is better).
+per GiB. One row per pcp forwarder (``pcp-forward`` on each loop, ``pcp.aio``):
+its figure / portforward's (lower is better).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pcp.bench.workloads import Case
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "forward_bench.py"
 BYTES = "256M"
-CASE = Case("forward", BYTES.replace("M", "MiB"), writes=1, nbytes=256 << 20)
+LABEL = "256MiB"
 
 __all__ = ["cpu_per_gib", "rows"]
 
@@ -50,27 +51,34 @@ def cpu_per_gib(document: Any) -> Dict[str, float]:
 
 
 def rows(progress: Optional[Callable[[str], None]] = None) -> List[Row]:
-    """The forwarder row (pcp-forward vs portforward), or a skipped row saying why."""
-    row = Row("cpu", CASE, "portforward")
+    """One row per pcp forwarder (pcp-forward on each loop, pcp.aio) against portforward."""
     fd, path = tempfile.mkstemp(prefix="pcp-forward-", suffix=".json")
     os.close(fd)
     try:
-        proc = subprocess.run([sys.executable, str(SCRIPT), "--bytes", BYTES, "--rounds", "3", "--skip-slow",
-                               "--json", path], capture_output=True, text=True, cwd=HERE.parent)
+        proc = subprocess.run([sys.executable, str(SCRIPT), "--bytes", BYTES, "--rounds", "3", "--skip-requests",
+                               "--skip-churn", "--skip-slow", "--json", path],
+                              capture_output=True, text=True, cwd=HERE.parent)
         if proc.returncode != 0:
+            row = Row("cpu", _case("pcp-forward"), "portforward")
             row.skipped = f"forward_bench.py failed ({proc.returncode}): {proc.stderr.strip()[-300:]}"
             return [row]
         with open(path, encoding="utf-8") as fh:
             figures = cpu_per_gib(json.load(fh))
     finally:
         os.unlink(path)
-    pcp_name = next((n for n in figures if n.startswith("pcp")), None)
-    port_name = next((n for n in figures if "portforward" in n), None)
-    if pcp_name is None or port_name is None:
+    if "portforward" not in figures or not any(n.startswith("pcp") for n in figures):
+        row = Row("cpu", _case("pcp-forward"), "portforward")
         row.skipped = f"forward_bench.py's JSON names no pcp and portforward CPU per GiB (found {sorted(figures)})"
-    else:
-        row.compiled, row.other = figures[pcp_name], figures[port_name]
-        row.ratio = row.compiled / row.other
-    if progress is not None:
-        progress(f"forwarder CPU per GiB: {row.ratio if row.ratio is not None else row.skipped}")
-    return [row]
+        return [row]
+    out = []
+    for name in sorted(n for n in figures if n.startswith("pcp")):
+        mine, theirs = figures[name], figures["portforward"]
+        row = Row("cpu", _case(name), "portforward", mine, theirs, mine / theirs if theirs else None)
+        out.append(row)
+        if progress is not None:
+            progress(f"forwarder CPU per GiB: {name} {figures[name]:.2f} s, portforward {figures['portforward']:.2f} s")
+    return out
+
+
+def _case(name: str) -> Case:
+    return Case("forward", f"{LABEL},{name}", writes=1, nbytes=256 << 20)

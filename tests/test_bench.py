@@ -306,7 +306,7 @@ def test_thresholds_hold_issue_11_targets_and_match_the_full_plan():
     assert targets["instructions partial[*] vs reference"] == 0.95
     keys = {f"{e.metric} {e.case.key} vs {a}" for e in engine.plan("full") for a in e.alts[1:]}
     keys |= {k.replace("instructions large", "copies large") for k in keys}
-    keys.add("cpu forward[256MiB] vs portforward")
+    keys.add("cpu forward[256MiB,pcp-forward] vs portforward")
     for rule in thresholds["rules"]:
         assert any(gate.pattern_matches(rule["rows"], key) for key in keys), rule["rows"]
 
@@ -376,3 +376,15 @@ def test_bench_does_not_import_the_benchmarks_directory(tmp_path):
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     assert subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env).returncode == 0
+
+
+def test_forwarder_rows_read_cpu_per_gib_from_forward_bench_json():
+    from benchmarks import forwarder
+
+    document = {"machine": "x", "throughput": [
+        {"name": "direct", "mbps_median": 3000.0, "rounds": [{"cpu_s": 0.1}]},
+        {"name": "portforward", "cpu_s_per_gib": 1.04, "rounds": [{"cpu_s": 0.3}]},
+        {"name": "pcp-forward", "cpu_s_per_gib": 0.88},
+        {"name": "pcp.aio uvloop", "cpu_s_per_gib": 0.5},
+    ], "requests": [{"name": "pcp-forward", "cpu_s_per_100k_requests": 9.0}]}
+    assert forwarder.cpu_per_gib(document) == {"portforward": 1.04, "pcp-forward": 0.88, "pcp.aio uvloop": 0.5}
