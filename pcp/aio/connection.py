@@ -157,7 +157,8 @@ class Connection:
         names: Tuple[str, str] = ("client", "target"),
         on_close: Optional[Callable[["Connection"], Any]] = None,
     ) -> None:
-        low = check_marks(buffer_size, low_water, read_size)
+        # The marks are checked by forwarding() and start_server() (check_marks), once.
+        low = buffer_size // 4 if low_water is None else low_water
         self.loop = loop
         self.number = number
         self.half_close = half_close
@@ -218,14 +219,8 @@ class Connection:
         return self._make_stats(self.ended or "open", self.error)
 
     def _make_stats(self, ended: str, error: Optional[BaseException]) -> ForwardStats:
-        return ForwardStats(
-            up=self.up.snapshot(),
-            down=self.down.snapshot(),
-            ended=ended,
-            error=error,
-            seconds=self.loop.time() - self.started,
-            forwarded=self.forwarded,
-        )
+        return ForwardStats(self.up.snapshot(), self.down.snapshot(), ended, error,
+                            self.loop.time() - self.started, self.forwarded)
 
     # -- control --------------------------------------------------------------------------
 

@@ -9,15 +9,13 @@ how the connection ended.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 __all__ = ["Direction", "DirectionStats", "ForwardStats"]
 
 
-@dataclass(frozen=True)
-class DirectionStats:
-    """One direction's counters at one moment.
+class DirectionStats(NamedTuple):
+    """One direction's counters at one moment (a named tuple: cheap to make per connection).
 
     ``bytes``: delivered to the destination transport; ``received``: read
     from the source; ``discarded``: read but dropped because the destination
@@ -41,9 +39,8 @@ class DirectionStats:
         return self.received - self.bytes
 
 
-@dataclass(frozen=True)
-class ForwardStats:
-    """A forwarded connection's outcome: both directions and how it ended.
+class ForwardStats(NamedTuple):
+    """A forwarded connection's outcome: both directions and how it ended (a named tuple).
 
     ``up`` carries the first connection's bytes to the second (client to
     target), ``down`` the way back. ``ended`` says what ended it first, e.g.
@@ -59,9 +56,6 @@ class ForwardStats:
     error: Optional[BaseException]
     seconds: float
     forwarded: bool
-
-
-_ZERO = DirectionStats(0, 0, 0, 0, 0, 0, 0)
 
 
 class Direction:
@@ -118,14 +112,15 @@ class Direction:
     def snapshot(self) -> DirectionStats:
         """The counters now, frozen."""
         proxy = self.proxy
+        transport = self._consumer.transport
         return DirectionStats(
-            bytes=int(proxy.bytesSent),
-            received=int(proxy.bytesReceived),
-            discarded=int(proxy.bytesDiscarded),
-            buffered=int(proxy.bufferedBytes),
-            peak_buffered=int(proxy.peakBufferedBytes),
-            pauses=int(proxy.producerPauses),
-            queued=self.queued,
+            proxy.bytesSent,
+            proxy.bytesReceived,
+            proxy.bytesDiscarded,
+            proxy.bufferedBytes,
+            proxy.peakBufferedBytes,
+            proxy.producerPauses,
+            transport.get_write_buffer_size() if transport is not None else 0,
         )
 
     def __repr__(self) -> str:
