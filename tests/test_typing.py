@@ -162,3 +162,10 @@ def test_stubs_match_the_compiled_modules(tmp_path):
         cwd=PCP_HOME, env=_env(), capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ring_buffer_is_final_at_run_time_as_in_the_stub(impl):
+    # The stub marks RingBuffer @final; both implementations refuse subclasses
+    # with the same TypeError (the compiled one is a final extension type).
+    with pytest.raises(TypeError, match=r"^type 'pcp\._buffer(_py)?\.RingBuffer' is not an acceptable base type$"):
+        type("Mine", (impl.RingBuffer,), {})
