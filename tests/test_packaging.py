@@ -9,6 +9,7 @@ compile fails as it does on a machine without a compiler.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,3 +155,18 @@ def test_license_and_changelog_are_in_place():
     headings = [line for line in changelog.splitlines() if line.startswith("## [")]
     assert headings, "no release headings"
     assert headings[0] == "## [Unreleased]" or headings[0].startswith(f"## [{pcp.__version__}] - "), headings[0]
+
+
+def test_twin_run_deselects_compiled_tests_instead_of_skipping_them(tmp_path):
+    # Hundreds of "compiled extension not tested" skips would hide the real ones.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env["PCP_NO_EXTENSIONS"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'inner'}",
+         "tests/test_ring.py"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    summary = out.stdout.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed, \d+ deselected", summary), summary
+    assert "skipped" not in summary, summary
