@@ -129,8 +129,17 @@ class _BufferedSide(_SideBase, asyncio.BufferedProtocol):
 class Connection:
     """One forwarded connection, its two sides and a ``pcp.ProducerConsumerProxy`` each way.
 
-    Made by ``pcp.aio.forwarding``/``forward`` and by ``pcp.aio.start_server``;
-    not meant to be made directly. Attributes:
+    Made by ``pcp.aio.forwarding``/``forward`` and by ``pcp.aio.start_server``,
+    or by an accept loop of your own::
+
+        conn = Connection(loop, buffer_size=65536, low_water=None, half_close=True,
+                          read_size=None, number=1, on_close=callback)
+        await loop.connect_accepted_socket(lambda: conn.client, accepted_socket)
+        conn.connect_target(host, port, timeout=30.0)   # or connect conn.target yourself
+
+    The marks are not checked here: check them once with ``check_marks``.
+    ``conn.client`` and ``conn.target`` are the two sides' protocols (one
+    use each). Attributes:
 
     - ``number``: its number on its server (1, 2, ...; 0 for ``forward``);
     - ``client_address``, ``target_address``: the peer addresses (the
