@@ -190,6 +190,13 @@ def test_callgrind_segments_are_parsed_with_name_compression(tmp_path):
     assert count == counting.Count(1000, 400) and count.own == 600
 
 
+def test_measuring_processes_get_a_fixed_environment(monkeypatch):
+    monkeypatch.setenv("SOME_LONG_VARIABLE", "x" * 500)
+    env = counting.worker_environment()
+    assert "SOME_LONG_VARIABLE" not in env and env["PYTHONHASHSEED"] == "0"
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+
+
 @pytest.mark.skipif(not HAVE_VALGRIND or ALTS["compiled"].cls is None, reason="needs valgrind and the extension")
 def test_instruction_counts_repeat_exactly_and_cover_only_the_round():
     jobs = [(workloads.buffered(100), "reference"), (workloads.buffered(200), "reference")]

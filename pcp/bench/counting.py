@@ -9,8 +9,9 @@ specialisation; N = 1e3 stands in for larger N), builds a fresh round, collects 
 ``mark(); run(); mark()``. The counted segment holds exactly one round (fresh
 proxy, its writes and flushes) and the ~500 instructions of one mark call,
 measured once per worker on an empty segment and subtracted; interpreter
-start-up and imports fall in other segments. ``PYTHONHASHSEED=0`` keeps dict
-layouts the same from run to run, so the same commit gives the same counts.
+start-up and imports fall in other segments. The worker's environment is
+fixed (``worker_environment``: ``PYTHONHASHSEED=0`` and only the variables it
+needs), so the same commit gives the same counts run after run.
 
 Each segment's instructions spent in ``memcpy``/``memmove`` are counted apart
 (the copies), from callgrind's per-function self costs.
@@ -31,7 +32,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from pcp.bench.workloads import Case, buffered, churn
 
-__all__ = ["Count", "Unavailable", "count_instructions", "parse_segment", "valgrind_version"]
+__all__ = ["Count", "Unavailable", "count_instructions", "parse_segment", "valgrind_version",
+           "worker_environment"]
 
 COPY_FUNCTIONS = ("memcpy", "memmove")
 #: Workers are started in this order, the longest first, so that two at a time finish together.
@@ -133,17 +135,32 @@ def count_instructions(jobs: Sequence[Tuple[Case, str]], parallel: int = 2,
     return results
 
 
+def worker_environment() -> Dict[str, str]:
+    """The environment of a measuring process: the same whoever starts it.
+
+    Only what the run needs (PATH, the pcp being measured first on the path,
+    PCP_NO_EXTENSIONS if set, a fixed hash seed): the caller's other variables
+    would change the interpreter's allocations, and with them where a
+    ``realloc`` can grow in place, hence the instruction counts.
+    """
+    import pcp
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pcp.__file__)))
+    env = {"PATH": os.environ.get("PATH", os.defpath), "PYTHONHASHSEED": "0", "LC_ALL": "C.UTF-8",
+           "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+    for name in ("PCP_NO_EXTENSIONS", "SYSTEMROOT", "VALGRIND_LIB"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
 def _run_worker(exe: str, alt: str, cases: List[Case], prefix: str) -> Dict[Tuple[str, str], Count]:
     os.makedirs(prefix)
     jobfile = os.path.join(prefix, "jobs.json")
     with open(jobfile, "w", encoding="utf-8") as fh:
         json.dump({"alt": alt, "cases": [asdict(case) for case in cases]}, fh)
     out = os.path.join(prefix, "cg.out")
-    import pcp
-
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(pcp.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env = worker_environment()
     command = [exe, "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}",
                "--compress-strings=no", sys.executable, "-m", "pcp.bench.counting", "--worker", jobfile]
     proc = subprocess.run(command, env=env, cwd=prefix, capture_output=True, text=True)

@@ -61,11 +61,9 @@ def resident_peak(case: Case, alt: str) -> Optional[int]:
     """Growth of peak resident memory over one fresh round, in a fresh process; None off Linux."""
     if not os.path.exists("/proc/self/status"):
         return None
-    import pcp
+    from pcp.bench.counting import worker_environment
 
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(pcp.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env = worker_environment()
     proc = subprocess.run(
         [sys.executable, "-m", "pcp.bench.memory", json.dumps({"case": asdict(case), "alt": alt})],
         env=env, capture_output=True, text=True)
