@@ -163,6 +163,7 @@ class Service:
         self._stalled = False
         self._cutting = False
         self._drain_started = 0.0
+        self._drain_open = 0
         self._timer: Any = None
         self._quiet: Dict[str, float] = {}
         self._last_totals: Optional[Tuple[float, int, int]] = None
@@ -347,6 +348,7 @@ class Service:
         self.draining = True
         self.accepting = False
         self._drain_started = self.backend.now()
+        self._drain_open = len(self.live)
         self.backend.close_listener()
         timeout = self.settings.drain_timeout
         open_now = len(self.live)
@@ -389,7 +391,7 @@ class Service:
         if self._cutting:
             self._stop(EXIT_CUT)
             return
-        if self.count:
+        if self._drain_open:
             emit(logging.INFO, "drained", f"shutdown: every connection finished, drained in {seconds:.3f}s",
                  seconds=round(seconds, 6))
         self._stop(EXIT_OK)
