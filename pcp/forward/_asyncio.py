@@ -40,7 +40,7 @@ def connect_error(error: Optional[BaseException], timeout: float) -> str:
     if isinstance(error, socket.gaierror):
         return f"cannot resolve the host ({error.strerror or error})"
     number = getattr(error, "errno", None)
-    if number in errno.errorcode:
+    if isinstance(number, int) and number in errno.errorcode:
         return os.strerror(number)
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
@@ -226,6 +226,7 @@ async def _serve(settings: Settings, listener: Listener, metrics: Optional[Liste
 def run(settings: Settings, listener: Listener, metrics: Optional[Listener],
         info: Dict[str, str], started: Callable[[Service, str], None]) -> int:
     """Serve on *listener* on a new asyncio or uvloop loop until a signal stops it; the exit status."""
+    loop: asyncio.AbstractEventLoop
     if settings.loop == "uvloop":
         import uvloop
 

@@ -139,19 +139,17 @@ def _fail(message: str) -> int:
 
 def _load_backend(loop: str) -> Any:
     """The backend module for *loop*; ImportError names the extra to install."""
+    import importlib
+
     try:
-        if loop == "twisted":
-            from pcp.forward import _twisted as module
-        else:
-            if loop == "uvloop":
-                import uvloop  # noqa: F401
-            from pcp.forward import _asyncio as module
+        if loop == "uvloop":
+            import uvloop  # noqa: F401
+        return importlib.import_module("pcp.forward._twisted" if loop == "twisted" else "pcp.forward._asyncio")
     except ImportError as e:
         if loop not in _EXTRAS or (e.name or "").split(".")[0] not in ("uvloop", "twisted", "zope"):
             raise
         what, extra = _EXTRAS[loop]
         raise ImportError(f"--loop {loop} needs {what}: pip install 'pcp-buffer[{extra}]' ({e})") from e
-    return module
 
 
 def _where(listener: Listener) -> str:

@@ -70,7 +70,7 @@ def kernel_backlog_cap() -> Optional[int]:
         return None
 
 
-def _bind(family: int, address: Tuple, dual_stack: bool) -> socket.socket:
+def _bind(family: int, address: Tuple[Any, ...], dual_stack: bool) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         if os.name == "posix":  # rebind at once after a restart (TIME_WAIT), as asyncio and Twisted do

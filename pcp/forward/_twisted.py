@@ -36,9 +36,9 @@ _METRICS_REQUEST_TIMEOUT = 10.0
 
 def _loss(reason: Failure) -> str:
     """How a side ended, in the words the other loops use."""
-    if reason.check(error.ConnectionDone):
+    if isinstance(reason.value, error.ConnectionDone):
         return "closed"
-    if reason.check(error.ConnectionAborted):
+    if isinstance(reason.value, error.ConnectionAborted):
         return "aborted"
     if type(reason.value) is error.ConnectionLost:
         # Twisted reports a failed recv()/send() on a connected socket as a bare
@@ -49,11 +49,11 @@ def _loss(reason: Failure) -> str:
 
 
 def _connectError(reason: Failure, timeout: float) -> str:
-    if reason.check(error.ConnectionRefusedError):
+    if isinstance(reason.value, error.ConnectionRefusedError):
         return "Connection refused"
-    if reason.check(error.TimeoutError):
+    if isinstance(reason.value, error.TimeoutError):
         return f"timed out after {timeout:g}s"
-    if reason.check(error.DNSLookupError):
+    if isinstance(reason.value, error.DNSLookupError):
         return f"cannot resolve the host ({reason.getErrorMessage().rstrip('.')})"
     return reason.getErrorMessage().rstrip(".")
 
@@ -190,6 +190,8 @@ class ClientSide(protocol.Protocol):
     """The protocol of a connection accepted from a client."""
 
     forwarding: Forwarding
+    transport: Any  # a TCP transport: ITCPTransport, IProducer, IHalfCloseableDescriptor
+    factory: Any
 
     def connectionMade(self) -> None:
         """Start a Forwarding: connect to the target, not reading until then."""
@@ -216,6 +218,8 @@ class ClientSide(protocol.Protocol):
 @implementer(IHalfCloseableProtocol)
 class TargetSide(protocol.Protocol):
     """The protocol of the connection to the target."""
+
+    transport: Any
 
     def __init__(self, forwarding: Forwarding) -> None:
         self.forwarding = forwarding
@@ -371,6 +375,9 @@ class _Acceptor:
 
 
 class _MetricsProtocol(protocol.Protocol):
+    transport: Any
+    factory: Any
+
     def connectionMade(self) -> None:
         self.request = MetricsRequest()
         self.timeout = self.factory.reactor.callLater(_METRICS_REQUEST_TIMEOUT, self.transport.abortConnection)
@@ -445,19 +452,22 @@ class _Cancellable:
 def run(settings: Settings, listener: Listener, metrics: Optional[Listener],
         info: Dict[str, str], started: Callable[[Service, str], None]) -> int:
     """Serve on *listener* with Twisted's default reactor until a signal stops it; the exit status."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as _reactor
     from twisted.logger import STDLibLogObserver, globalLogBeginner
+
+    reactor: Any = _reactor
+    observer: Any = STDLibLogObserver(name="twisted")
 
     # Twisted's own warnings and errors join pcp-forward's log; its chatter
     # ("Main loop terminated.") does not, so the lines are the same on every loop.
     logging.getLogger("twisted").setLevel(max(logging.WARNING, logging.getLogger().level))
-    globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False)
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     backend = TwistedBackend(reactor)
     service = Service(settings, backend, info)
     factory = ForwardFactory(*settings.target, bufferSize=settings.buffer_size, lowWater=settings.low_water,
                              reactor=reactor, connectTimeout=settings.connect_timeout,
                              readSize=settings.read_size, service=service)
-    backend.acceptor = _Acceptor(reactor, listener, factory)
+    acceptor = backend.acceptor = _Acceptor(reactor, listener, factory)
     metricsAt = ""
     if metrics is not None:
         backend.metricsPort = reactor.adoptStreamPort(
@@ -470,7 +480,7 @@ def run(settings: Settings, listener: Listener, metrics: Optional[Listener],
         reactor.callFromThread(service.shutdown, signal.Signals(number).name)
 
     def start() -> None:
-        backend.acceptor.setReading(True)
+        acceptor.setReading(True)
         service.start_stats()
         started(service, metricsAt)
 
