@@ -40,3 +40,35 @@ autodoc_preserve_defaults = True
 
 html_theme = "furo"
 html_title = f"pcp {release}"
+
+
+# Without intersphinx (CI builds offline), a builtin type in a signature
+# (``-> bytes``) would be linked to any documented attribute of that name
+# (``pcp.aio.Direction.bytes``), and Sphinx warns that the target is
+# ambiguous. Builtin types are shown as plain names instead.
+
+import builtins
+
+from sphinx.addnodes import pending_xref
+from sphinx.application import Sphinx
+from sphinx.transforms.post_transforms import SphinxPostTransform
+
+
+class BuiltinTypesAsText(SphinxPostTransform):
+    """Turn cross-references to builtin types into their text, before resolution."""
+
+    default_priority = 5  # before Sphinx's ReferencesResolver (10)
+
+    def run(self, **kwargs: object) -> None:
+        for node in list(self.document.findall(pending_xref)):
+            target = node.get("reftarget", "")
+            if (
+                node.get("refdomain") == "py"
+                and node.get("reftype") in ("class", "obj")
+                and isinstance(getattr(builtins, target, None), type)
+            ):
+                node.replace_self(node.children)
+
+
+def setup(app: Sphinx) -> None:
+    app.add_post_transform(BuiltinTypesAsText)
