@@ -102,3 +102,14 @@ def test_max_connections_holds_the_rest_in_the_listen_queue(forwarder, echo):
     for conn in (second, third):
         conn.close()
     fwd.wait_for(r"connection 3 \S+ -> \S+ closed")
+
+
+def test_clients_resetting_at_once_leave_the_listener_serving(forwarder, echo):
+    fwd = forwarder("--connect", f"127.0.0.1:{echo.port}")
+    for _ in range(50):  # connect and reset before the forwarder has taken the connection
+        sock = socket.create_connection(("127.0.0.1", fwd.port), timeout=TIMEOUT)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    with connect(fwd.port) as client:
+        client.sendall(b"still here\n")
+        assert client.recv(100) == b"still here\n"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import os
 import signal
 import socket
@@ -20,7 +19,6 @@ from typing import Any, Callable, Dict, Optional, Set
 
 from pcp.aio.connection import Connection as Link
 from pcp.forward._listen import ACCEPT_BATCH, Listener, accept_some
-from pcp.forward._log import logger
 from pcp.forward._metrics import MetricsRequest, render
 from pcp.forward._service import Backend, Connection, Service, Settings, describe_loss
 from pcp.forward._units import show_address
@@ -46,20 +44,29 @@ def connect_error(error: Optional[BaseException], timeout: float) -> str:
 
 
 class Forwarding(Connection):
-    """One forwarded connection on asyncio: the service's record over a ``pcp.aio`` connection."""
+    """One forwarded connection on asyncio: the service's record over a ``pcp.aio`` connection.
+
+    The backend connects the target itself (``connect``), so that it knows
+    when the target is reached, can time the attempt out, and can stop it when
+    the client goes away or a shutdown cuts the connection.
+    """
 
     def __init__(self, service: Service, client: str, link: Link) -> None:
         super().__init__(service, client)
         self.link = link
         self.up = link.up.proxy
         self.down = link.down.proxy
+        self.connecting: Optional["asyncio.Task[None]"] = None
+        self.timed_out = False
 
     def forwarded(self) -> bool:
         """The target was connected and the two sides joined."""
         return bool(self.link.forwarded)
 
     def abort(self) -> None:
-        """Close both sides now."""
+        """Close both sides now (and stop connecting to the target)."""
+        if self.connecting is not None:
+            self.connecting.cancel()
         self.link.abort()
 
     def describe(self) -> str:
@@ -67,29 +74,51 @@ class Forwarding(Connection):
         link = self.link
         return (f"connection {self.number} from {self.client} ({link!r}; client transport "
                 f"{link.client.transport!r}, target transport {link.target.transport!r}, "
-                f"connect task {getattr(link, '_connect_task', None)!r})")
+                f"connecting {self.connecting!r})")
 
-    def watch_connect(self) -> None:
-        """Tell the service when the target's connection is made (for the debug log)."""
-        side = self.link.target
-        made = side.connection_made
-
-        def connection_made(transport: Any) -> None:
-            made(transport)
-            if self.link.forwarded:
+    async def connect(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Connect the link's target side; on failure close the client (after logging why)."""
+        settings = self.service.settings
+        host, port = settings.target
+        self.connecting = asyncio.current_task()
+        timer = loop.call_later(settings.connect_timeout, self._time_out)
+        link = self.link
+        try:
+            await loop.create_connection(lambda: link.target, host, port)
+        except asyncio.CancelledError:
+            if not self.timed_out:
+                return  # the client went away, or a shutdown cut the connection
+            self._failed(f"timed out after {settings.connect_timeout:g}s")
+        except Exception as exc:  # refused, unreachable, cannot resolve
+            self._failed(connect_error(exc, settings.connect_timeout))
+        else:
+            if link.forwarded:
                 self.service.connected(self)
+        finally:
+            timer.cancel()
+            self.connecting = None
 
-        side.connection_made = connection_made  # type: ignore[method-assign]
+    def _time_out(self) -> None:
+        if self.connecting is not None:
+            self.timed_out = True
+            self.connecting.cancel()
+
+    def _failed(self, why: str) -> None:
+        self.service.connect_failed(self, why)
+        transport = self.link.client.transport
+        if transport is not None:
+            transport.close()  # the client sees end-of-file
+        else:
+            self.link.abort()
 
     def closed(self, link: Link) -> None:
         """The link is over: say how it ended, then let the service log it."""
+        if self.connecting is not None:
+            self.connecting.cancel()  # the client left while the target was being connected
         ended, error = link.ended or "closed", link.error
-        if ended.startswith("connecting to the target failed"):
-            self.service.connect_failed(self, connect_error(error, self.service.settings.connect_timeout))
-        else:
-            side, _, rest = ended.partition(" ")
-            if side in ("client", "target"):
-                self.ended(side, describe_loss(error) if error is not None else "closed")
+        side, _, rest = ended.partition(" ")
+        if side in ("client", "target") and self.connect_error is None:
+            self.ended(side, describe_loss(error) if error is not None else "closed")
         self.service.finished(self)
 
 
@@ -141,33 +170,29 @@ class AsyncioBackend(Backend):
         room = service.room(ACCEPT_BATCH)
         accepted, failure = accept_some(self.listener.sock, room) if room else ([], None)
         settings = service.settings
-        debug = logger.isEnabledFor(logging.DEBUG)
         for sock, address in accepted:
             link = Link(self.loop, buffer_size=settings.buffer_size or _DEFAULT_BUFFER,
                         low_water=settings.low_water, read_size=settings.read_size)
             record = Forwarding(service, show_address(str(address[0]), address[1]), link)
             link.on_close = record.closed
-            if debug:
-                record.watch_connect()
             service.accepted(record)
             link.number = record.number
-            task = self.loop.create_task(self._start(sock, link))
+            task = self.loop.create_task(self._start(sock, record))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         if failure is not None:
             service.accept_failed(failure)
 
-    async def _start(self, sock: socket.socket, link: Link) -> None:
+    async def _start(self, sock: socket.socket, record: Forwarding) -> None:
+        link = record.link
         try:
             await self.loop.connect_accepted_socket(lambda: link.client, sock)
         except Exception:
             sock.close()
             link.abort()
             return
-        if link.done:
-            return
-        host, port = self.service.settings.target  # type: ignore[union-attr]
-        link.connect_target(host, port, timeout=self.service.settings.connect_timeout)  # type: ignore[union-attr]
+        if not link.done and link.client.transport is not None:
+            await record.connect(self.loop)
 
 
 class _MetricsProtocol(asyncio.Protocol):

@@ -25,6 +25,7 @@ from zope.interface import implementer
 
 import pcp
 from pcp.forward._listen import ACCEPT_BATCH, Listener, accept_some
+from pcp.forward._log import emit
 from pcp.forward._metrics import MetricsRequest, render
 from pcp.forward._service import Backend, Connection, Service, Settings
 from pcp.forward._units import show_address
@@ -356,6 +357,11 @@ class _Acceptor:
         for conn, _ in accepted:
             try:
                 self.reactor.adoptStreamConnection(conn.fileno(), conn.family, self.factory)
+            except OSError as e:
+                # Gone before it was adopted (reset at once: getpeername fails);
+                # raising here would make the reactor drop the listening socket.
+                emit(logging.DEBUG, "accept_dropped", f"a connection closed before it was taken: {e}",
+                     error=str(e))
             finally:
                 conn.close()  # the reactor holds its own duplicate of the descriptor
         if failure is not None:
