@@ -50,9 +50,14 @@ class Runner:
         return asyncio.new_event_loop()
 
     def __call__(self, main: Callable[[], Awaitable[Any]], timeout: float = 20) -> Any:
+        """Run ``main()`` on a new loop; fail if the loop's exception handler was called."""
         loop = self.new_loop()
+        errors: List[Any] = []
+        loop.set_exception_handler(lambda _loop, context: errors.append(context))
         try:
-            return loop.run_until_complete(asyncio.wait_for(main(), timeout))
+            result = loop.run_until_complete(asyncio.wait_for(main(), timeout))
+            assert not errors, f"errors reported to the loop's exception handler: {errors}"
+            return result
         finally:
             try:
                 pending = [t for t in asyncio.all_tasks(loop) if not t.done()]

@@ -100,6 +100,9 @@ def test_peer_reset_mid_transfer(aio, who):
         sender, receiver = (client, target) if who == "client" else (target, client)
         receiver.slow(4 * MiB)  # slow enough for the forwarder to hold data when the reset comes
         sending = asyncio.ensure_future(sender.send(64 * MiB, seed=6, eof=False))
+        # The other way too: what reaches the forwarder for the reset side after it is gone
+        # is dropped and counted, never raised.
+        answering = asyncio.ensure_future(receiver.send(64 * MiB, seed=7, eof=False))
         while receiver.count < 512 * 1024:
             await asyncio.sleep(0.005)
         reset(sender.transport)
@@ -107,7 +110,9 @@ def test_peer_reset_mid_transfer(aio, who):
             await sending
         receiver.slow(0)
         receiver.transport.resume_reading()
-        await receiver.eof  # the forwarder closed it, after what it was owed
+        await receiver.eof  # the forwarder half-closed it, after what it was owed...
+        answering.cancel()
+        receiver.transport.write_eof()  # ...and closes it once it has ended too
         stats = await fwd
         receiver.transport.close()
         server.close()
@@ -121,6 +126,9 @@ def test_peer_reset_mid_transfer(aio, who):
     direction = stats.up if who == "client" else stats.down
     # What the reset side sent before it reset reached the other side (nothing dropped by the forwarder).
     assert direction.bytes == receiver.count == direction.received
+    back = stats.down if who == "client" else stats.up
+    # Every byte accounted for: what the reset side can no longer get is dropped and counted.
+    assert back.received == back.bytes + back.buffered and back.discarded > 0
 
 
 def test_cancelling_forward_aborts_both_sides(aio):

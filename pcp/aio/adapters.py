@@ -134,10 +134,24 @@ class TransportConsumer:
         self.streaming = False
 
     def finish(self) -> None:
-        """No more data: half-close with ``write_eof()`` where possible, else close after draining."""
+        """No more data: half-close with ``write_eof()`` where possible, else close after draining.
+
+        Called from within ``resume_writing`` (a proxy finishing as it
+        drains), the transport is closed one loop turn later: asyncio's
+        selector transport calls ``connection_lost`` twice when closed
+        from inside its own ``resume_writing`` with an empty buffer.
+        """
         if self.finished:
             return
         self.finished = True
+        if self._resuming:
+            asyncio.get_running_loop().call_soon(self._finish_transport)
+        else:
+            self._finish_transport()
+
+    _resuming = False
+
+    def _finish_transport(self) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
             if not self.close_on_finish and transport.can_write_eof():
@@ -159,7 +173,11 @@ class TransportConsumer:
         """The transport's buffer fell to its low-water mark: resume the producer."""
         self.paused = False
         if self.producer is not None:
-            self.producer.resumeProducing()
+            self._resuming = True
+            try:
+                self.producer.resumeProducing()
+            finally:
+                self._resuming = False
 
     def connection_lost(self) -> None:
         """The connection is gone: nothing more can be written; a registered producer is stopped."""

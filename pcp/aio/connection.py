@@ -41,6 +41,10 @@ __all__ = ["Connection", "check_marks"]
 Address = Any  # whatever the transport's get_extra_info("peername") gives: (host, port[, ...])
 
 
+LINGER = 2.0
+"""Seconds a side whose partner was lost is still read (and what it sends dropped) before it is closed."""
+
+
 def check_marks(buffer_size: int, low_water: Optional[int], read_size: Optional[int] = None) -> int:
     """Validate the marks; return the low-water mark to use (``buffer_size // 4`` when None)."""
     for name, value in (("buffer_size", buffer_size), ("low_water", low_water), ("read_size", read_size)):
@@ -396,26 +400,40 @@ class Connection:
         other = self.target if side is self.client else self.client
         writer = other.reading_proxy  # the proxy writing to *side*
         # Nothing more reaches *side*: what is buffered for it is dropped, and
-        # *other* is no longer read (without aborting it: it may still be owed data).
+        # what *other* sends from now on is dropped too, counted (its proxy is
+        # stopped without its producer: *other* is not aborted, it may still
+        # be owed data). *other* is still read: closing a socket with unread
+        # data resets it, and a reset can destroy what it is owed before it
+        # has read it.
         writer.unregisterProducer()
-        writer.stopProducing()  # no producer now: nothing is aborted; later writes are discarded, counted
+        writer.stopProducing()
         side.consumer.__dict__.pop("write", None)
         side.consumer.connection_lost()
-        other.producer.pauseProducing()
+        if not other.eof:
+            other.producer.resumeProducing()
         if side is self.client and not self.forwarded:
             self.dead = True
             if self._connect_task is not None:
                 self._connect_task.cancel()
-        # What *side* sent still reaches *other*, which then closes.
-        other.consumer.close_on_finish = True
+        # What *side* sent still reaches *other*, which is then half-closed and
+        # closed once it has ended too, or LINGER seconds later.
         if other.transport is not None:
-            if other.consumer.finished:
-                if not other.transport.is_closing():
-                    other.transport.close()
-            else:
+            if not other.consumer.finished:
                 self._finish_direction(side, other)
+            elif other.eof and not other.transport.is_closing():
+                other.transport.close()
+            if other.transport is not None and not other.transport.is_closing():
+                self._linger = self.loop.call_later(LINGER, self._linger_over, other)
         side.__dict__.pop("data_received", None)
         self._maybe_done()
+
+    _linger: Optional[asyncio.TimerHandle] = None
+
+    def _linger_over(self, side: _SideBase) -> None:
+        """*side*'s partner is gone and it has not ended: close it once it has what it is owed."""
+        side.consumer.close_on_finish = True
+        if side.transport is not None and side.consumer.finished and not side.transport.is_closing():
+            side.transport.close()
 
     # -- ending ------------------------------------------------------------------------
 
@@ -432,6 +450,8 @@ class Connection:
                 return  # still open: its connection_lost will come
         if self._connect_task is not None and not self._connect_task.done():
             return  # the connect task ends (cancelled or failed) and calls again
+        if self._linger is not None:
+            self._linger.cancel()
         self.stats = self._make_stats(self.ended or "closed", self.error)
         for side in (self.client, self.target):
             side.__dict__.pop("data_received", None)
