@@ -131,9 +131,6 @@ def test_slow_target_stops_reading_from_the_client(forwarder, read_size):
     # One read past the high-water mark at most: --read-size, or the loop's own
     # read size (Twisted's 64 KiB, asyncio's and uvloop's 256 KiB).
     default_read = 65536 if forwarder.loop == "twisted" else 256 * 1024
-    if forwarder.loop == "uvloop" and read_size and int(line["upPeak"]) > 256 * 1024 + read_size:
-        pytest.xfail(f"pcp.aio on uvloop with read_size {read_size}: peak buffered {line['upPeak']} "
-                     "passes the high-water mark plus one read (seen 512000 here; pcp.aio's to fix)")
     assert int(line["upPeak"]) <= 256 * 1024 + (read_size or default_read)
 
 

@@ -65,7 +65,9 @@ class Forwarding(Connection):
 
     def abort(self) -> None:
         """Close both sides now (and stop connecting to the target)."""
-        if self.connecting is not None:
+        if self.connecting is not None and self.link.target.transport is None:
+            # Only while no transport exists: cancelling create_connection after
+            # the target's transport was made loses its connection_lost on uvloop.
             self.connecting.cancel()
         self.link.abort()
 
