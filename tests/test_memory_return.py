@@ -63,6 +63,9 @@ def proxy_class(ns, name: str, consumer_kind: str):
         return base
 
     def _writeSomeData(self, data: bytes) -> int:
+        self.calls += 1
+        if self.calls > 100_000:
+            raise AssertionError("_writeSomeData called more than 100000 times: a flush loops")
         if consumer_kind == "half":
             n = len(data) // 2 if len(data) > 65536 else len(data)
         else:  # "backlog": leave the last 100 bytes, always
@@ -71,7 +74,7 @@ def proxy_class(ns, name: str, consumer_kind: str):
             self.consumer.write(data[:n])
         return n
 
-    return type("Slow", (base,), {"_writeSomeData": _writeSomeData})
+    return type("Slow", (base,), {"_writeSomeData": _writeSomeData, "calls": 0})
 
 
 class Stream:
