@@ -3,7 +3,8 @@
     python benchmarks/forward_bench.py [--bytes 1G] [--rounds 3] [--only NAME,NAME]
                                        [--connections 50] [--requests 2000] [--churn 2000]
                                        [--slow-bytes 128M] [--slow-rate 25M]
-                                       [--skip-requests] [--skip-churn] [--skip-slow] [--json FILE]
+                                       [--skip-throughput] [--skip-requests] [--skip-churn]
+                                       [--skip-slow-sink] [--skip-slow] [--json FILE]
 
 A script, not a pytest module. Forwarders, each its own process listening on
 127.0.0.1 (``--only`` picks some; ``direct`` is always measured):
@@ -33,6 +34,7 @@ at 10x the sink's --slow-rate; each forwarder's resident memory sampled every
 50 ms (pcp's rows add the peak buffered bytes and pauses from the close line);
 a naive forwarder (no flow control) shows what it costs without back-pressure.
 
+``--skip-slow`` keeps its first meaning: the throughput part only.
 ``--json FILE`` writes every figure: ``throughput``, ``requests``, ``churn``
 and ``slow`` lists of rows, each row with its ``name``; throughput rows carry
 ``cpu_s_per_gib`` (median), the one key of a row naming CPU per GiB. Linux
@@ -709,10 +711,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--skip-throughput", action="store_true", help="leave out the throughput part")
     parser.add_argument("--skip-requests", action="store_true", help="leave out the requests part")
     parser.add_argument("--skip-churn", action="store_true", help="leave out the churn part")
-    parser.add_argument("--skip-slow", action="store_true", help="leave out the slow-sink part")
+    parser.add_argument("--skip-slow", action="store_true",
+                        help="only the throughput part, as before (leaves out requests, churn and slow sink)")
+    parser.add_argument("--skip-slow-sink", action="store_true", help="leave out the slow-sink part")
     parser.add_argument("--pcp-args", default="", help="extra pcp-forward arguments, e.g. '--buffer-size 1M'")
     parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     args = parser.parse_args(argv)
+    if args.skip_slow:  # its meaning since the first version: the throughput part only
+        args.skip_requests = args.skip_churn = args.skip_slow_sink = True
     specs = forwarder_specs(args.pcp_args.split())
     all_names = [n for n in specs if n != "naive"]
     try:
@@ -766,7 +772,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 row["cpu_s_per_1k_connections"] = row.pop("cpu")
         document["churn"] = rows
         document["churn_ratios"] = report_ratios(results, "rate", "connections/s")
-    if not args.skip_slow:
+    if not args.skip_slow_sink:
         slow_names = [n for n in names if n.startswith("pcp") or n in ("portforward",)]
         try:
             import twisted  # noqa: F401,F811
