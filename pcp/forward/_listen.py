@@ -89,7 +89,8 @@ def open_listener(host: str, port: int, backlog: int) -> Listener:
 
     Every interface is one IPv6 socket on ``::`` that also takes IPv4
     (dual stack), or ``0.0.0.0`` where IPv6 is unavailable. A host name is
-    resolved and its first address bound. Raises ``OSError`` when binding fails.
+    resolved and its first IPv4 address bound (its first address if it has no
+    IPv4 one). Raises ``OSError`` when binding fails.
     """
     if not host:
         if socket.has_ipv6:
@@ -105,7 +106,9 @@ def open_listener(host: str, port: int, backlog: int) -> Listener:
         every = True
     else:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, _, _, _, address = infos[0]
+        # A name with several addresses (localhost: ::1 and 127.0.0.1): the
+        # first IPv4 one, as pcp-forward on Twisted always bound; else the first.
+        family, _, _, _, address = next((i for i in infos if i[0] == socket.AF_INET), infos[0])
         sock, dual, every = _bind(family, address, False), False, False
     try:
         sock.listen(backlog)
