@@ -24,7 +24,8 @@ from setuptools.errors import CCompilerError, ExecError, PlatformError
 # of the same name beside it is picked up by Cython).
 EXTENSION_MODULES = [
     ("pcp._buffer", "pcp/_buffer.pyx"),
-    ("pcp._core", "pcp/_core.pyx"),
+    ("pcp._queue", "pcp/_queue.pyx"),
+    ("pcp._core_c", "pcp/_core.py"),
 ]
 
 CYTHON_DIRECTIVES = {
@@ -32,6 +33,8 @@ CYTHON_DIRECTIVES = {
     "embedsignature": True,
     # Plain method descriptors: CPython calls them without the CyFunction layer.
     "binding": False,
+    # pcp/_core.py keeps a branch for the pure-Python run that the compiled one skips.
+    "warn.unreachable": False,
 }
 
 # Written into the built package when the extensions were not built, so that

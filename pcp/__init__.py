@@ -4,41 +4,30 @@ The successor of ``twisted.protocols.pcp``: ``BasicProducerConsumerProxy`` and
 ``ProducerConsumerProxy`` with Twisted's names and behaviour, correct on bytes,
 O(1) per write, with a Cython core and a pure-Python twin.
 
-This module selects the implementation, in one place: the compiled
-extensions by default; the pure-Python twins when ``PCP_NO_EXTENSIONS`` is set
-to a non-empty value, outside CPython, or when the extensions are missing.
+``pcp._select`` selects the implementation, in one place: the compiled
+extension by default; the pure-Python twin when ``PCP_NO_EXTENSIONS`` is set
+to a non-empty value, outside CPython, or when the extension is missing.
 ``EXTENSIONS`` says which was selected.
 """
 
-import os
-import sys
+from typing import TYPE_CHECKING
 
 from pcp._errors import BufferFull
-from pcp._proxy import proxy_classes
+from pcp._proxy import BasicProducerConsumerProxy, ProducerConsumerProxy
+from pcp._select import EXTENSIONS
+from pcp._version import __version__ as __version__  # the one place it is written
+
+if TYPE_CHECKING:
+    from pcp._buffer import RingBuffer
+else:
+    from pcp._select import buffer as _buffer
+
+    RingBuffer = _buffer.RingBuffer
 
 __all__ = [
     "BasicProducerConsumerProxy",
     "BufferFull",
     "EXTENSIONS",
     "ProducerConsumerProxy",
-    "ProxyCore",
     "RingBuffer",
 ]
-from pcp._version import __version__ as __version__  # the one place it is written
-
-EXTENSIONS = False
-if not os.environ.get("PCP_NO_EXTENSIONS") and sys.implementation.name == "cpython":
-    try:
-        from pcp._buffer import RingBuffer
-        from pcp._core import ProxyCore
-
-        EXTENSIONS = True
-    except ImportError as exc:
-        from pcp._fallback import warn_twin_selected
-
-        warn_twin_selected(exc)  # says once why the slower twin was selected
-if not EXTENSIONS:
-    from pcp._buffer_py import RingBuffer  # type: ignore[assignment]
-    from pcp._core_py import ProxyCore  # type: ignore[assignment]
-
-BasicProducerConsumerProxy, ProducerConsumerProxy = proxy_classes(ProxyCore)

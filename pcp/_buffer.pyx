@@ -46,31 +46,36 @@ cdef class RingBuffer:
         cdef Py_ssize_t cap = _index_arg(capacity)
         if cap < 0:
             raise ValueError(f"capacity must be >= 0, got {cap}")
+        # Allocated by the first write (as the twin does): a capacity hint
+        # the machine cannot meet fails there, not here.
         self._buf = NULL
-        self._cap = 0
+        self._cap = cap
         self._head = 0
         self._len = 0
         self._initial = cap
         self._peak = 0
-        if cap > 0:
-            self._buf = <char *>PyMem_Malloc(<size_t>cap)
-            if self._buf is NULL:
-                raise MemoryError(f"cannot allocate a {cap}-byte ring")
-            self._cap = cap
 
     def __dealloc__(self):
         PyMem_Free(self._buf)
         self._buf = NULL
 
+    def __reduce_ex__(self, protocol):
+        raise TypeError(f"cannot copy or pickle {type(self).__name__!r} objects")
+
     cdef int _reserve(self, Py_ssize_t extra) except -1:
         """Make room for *extra* more bytes, unwrapping the data into a new block."""
         cdef Py_ssize_t needed, newcap
         cdef char *newbuf
-        if extra <= self._cap - self._len:
+        if self._buf is not NULL and extra <= self._cap - self._len:
             return 0
         if extra > PY_SSIZE_T_MAX - self._len:
             raise MemoryError(f"a ring of {self._len} + {extra} bytes overflows Py_ssize_t")
         needed = self._len + extra
+        if self._buf is NULL and needed <= self._cap:
+            self._buf = <char *>PyMem_Malloc(<size_t>self._cap)
+            if self._buf is NULL:
+                raise MemoryError(f"cannot allocate a {self._cap}-byte ring")
+            return 0
         newcap = self._cap if self._cap >= _MIN_GROWTH else _MIN_GROWTH
         while newcap < needed:
             if newcap > PY_SSIZE_T_MAX // 2:
@@ -97,7 +102,7 @@ cdef class RingBuffer:
         cdef Py_ssize_t tail, first
         if n <= 0:
             return 0
-        if n > self._cap - self._len:
+        if self._buf is NULL or n > self._cap - self._len:
             self._reserve(n)
         tail = self._head + self._len
         if tail >= self._cap:

@@ -71,6 +71,9 @@ class RingBuffer:
         self._initial = cap
         self._peak = 0
 
+    def __reduce_ex__(self, protocol: object) -> object:
+        raise TypeError(f"cannot copy or pickle {type(self).__name__!r} objects")
+
     def _append(self, data: object) -> None:
         payload = to_bytes(data)
         self._grow_for(len(payload))
@@ -108,7 +111,10 @@ class RingBuffer:
         held = len(self)
         if n < 0 or n > held:
             n = held
-        out = bytes(self._data[self._head : self._head + n])
+        # Views released on every path: a failed copy must not leave the
+        # bytearray exported (it could then never be resized or freed).
+        with memoryview(self._data) as view, view[self._head : self._head + n] as part:
+            out = part.tobytes()
         if remove and n:
             self._consume(n)
         return out

@@ -3,7 +3,7 @@
 ``load("compiled")`` imports the compiled extension modules directly (an
 ImportError when they are not built); ``load("twin")`` the pure-Python twin.
 Each gives a namespace with ``RingBuffer``, ``BasicProducerConsumerProxy`` and
-``ProducerConsumerProxy``; ``pcp`` exports the one it selected.
+``ProducerConsumerProxy`` (and ``core``, the module with the proxies' behaviour); ``pcp`` exports the one it selected.
 """
 
 from __future__ import annotations
@@ -23,23 +23,19 @@ def load(kind: str) -> types.SimpleNamespace:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     if kind not in _cache:
-        import pcp
-        from pcp._proxy import proxy_classes
+        from pcp._proxy import classes_over
 
         if kind == "compiled":
             from pcp import _buffer as buffer_mod
-            from pcp import _core as core_mod
+            from pcp import _core_c as core_mod
         else:
             from pcp import _buffer_py as buffer_mod  # type: ignore[no-redef]
-            from pcp import _core_py as core_mod  # type: ignore[no-redef]
-        if core_mod.ProxyCore is pcp.ProxyCore:
-            basic, buffered = pcp.BasicProducerConsumerProxy, pcp.ProducerConsumerProxy
-        else:
-            basic, buffered = proxy_classes(core_mod.ProxyCore)
+            from pcp import _core as core_mod  # type: ignore[no-redef]
+        basic, buffered = classes_over(core_mod)
         _cache[kind] = types.SimpleNamespace(
             kind=kind,
+            core=core_mod,
             RingBuffer=buffer_mod.RingBuffer,
-            ProxyCore=core_mod.ProxyCore,
             BasicProducerConsumerProxy=basic,
             ProducerConsumerProxy=buffered,
         )

@@ -1,27 +1,32 @@
-"""The producer/consumer protocol layer of pcp's proxies.
+"""The public proxy classes, over the implementation ``pcp`` selected.
 
-This is where flow control reads as prose: who is registered, who is paused,
-when a producer is pulled, when the consumer is told we are done. The bytes
-themselves (``write``, the buffer, the flush loop, the watermark checks) are
-the core's work: ``pcp._core.ProxyCore`` or its twin ``pcp._core_py.ProxyCore``.
-``proxy_classes(core)`` puts the two together.
+``BasicProducerConsumerProxy`` and ``ProducerConsumerProxy`` add to the core
+(``pcp._core``, compiled as ``pcp._core_c``) only what Twisted's classes have
+on the class: defaults. A class attribute that sets one of the proxy's fields
+(``bufferSize = 1024``, ``iAmStreaming = False``), here or in a subclass,
+stays on the class and reads as written there; it is the value each new
+instance starts from, set before any ``__init__`` runs, and an instance's own
+reads and writes reach the one field the core acts on.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
 
 from pcp._interfaces import declare_interfaces
 
-__all__ = ["BasicProtocol", "BufferedProtocol", "proxy_classes"]
+if TYPE_CHECKING:
+    from pcp._core import BasicCore, BufferedCore
+else:
+    from pcp._select import core as _core
 
-_MISSING = object()
+    BasicCore, BufferedCore = _core.BasicCore, _core.BufferedCore
 
-# State the core keeps in C fields. A subclass that overrides one of them with
-# a plain class attribute (``iAmStreaming = False``, ``bufferSize = 1024``) would
-# hide the core's field, so such overrides are moved into per-class defaults
-# that __init__ assigns. Marks come first: later ones are checked against them.
-_CORE_STATE = (
+__all__ = ["BasicProducerConsumerProxy", "ProducerConsumerProxy", "FIELDS", "classes_over"]
+
+# The fields a class attribute may give a default, in the order they are set
+# on a new instance (the marks first: later ones are checked against them).
+FIELDS = (
     "bufferSize",
     "lowWater",
     "maxBufferSize",
@@ -37,7 +42,67 @@ _CORE_STATE = (
 )
 
 
-class BasicProtocol:
+class ClassDefault:
+    """A field's value given on a class: read on the class, it is that value.
+
+    On an instance, reads and writes go to the field itself (the core's
+    descriptor, *field*); *default* is what a new instance starts from.
+    """
+
+    __slots__ = ("field", "default")
+
+    def __init__(self, field: Any, default: Any) -> None:
+        self.field = field
+        self.default = default
+
+    def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
+        if obj is None:
+            return self.default
+        return self.field.__get__(obj, owner)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        self.field.__set__(obj, value)
+
+    def __delete__(self, obj: Any) -> None:
+        self.field.__delete__(obj)
+
+    def __repr__(self) -> str:
+        return f"<pcp class default {self.default!r}>"
+
+
+def _raw(cls: type, name: str, start: int = 0) -> Any:
+    """The class attribute *name* as stored on the first class of cls.__mro__[start:] with it."""
+    for klass in cls.__mro__[start:]:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return None
+
+
+def _isValue(attribute: Any) -> bool:
+    return attribute is not None and not hasattr(type(attribute), "__get__")
+
+
+class _Defaults:
+    """Makes a class attribute for one of the proxy's fields that field's default."""
+
+    _classDefaults: Tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in FIELDS:
+            value = cls.__dict__.get(name)
+            if name in cls.__dict__ and not hasattr(type(value), "__get__"):
+                # A plain value over a core descriptor would hide the field.
+                field = _raw(cls, name, 1)
+                if field is not None and hasattr(type(field), "__set__"):
+                    setattr(cls, name, ClassDefault(getattr(field, "field", field), value))
+        cls._classDefaults = tuple(
+            name for name in FIELDS
+            if isinstance(_raw(cls, name), ClassDefault) or _isValue(_raw(cls, name))
+        )
+
+
+class BasicProducerConsumerProxy(_Defaults, BasicCore):
     """I can act as a man in the middle between any Producer and Consumer.
 
     As a consumer I accept ``write`` from the producer registered with me; as a
@@ -52,176 +117,10 @@ class BasicProtocol:
     ``bytesReceived``, ``bytesSent``, ``bytesDiscarded``.
     """
 
-    _classDefaults: Dict[str, Any] = {}
-    _pulling = False
-    _unregisterPending = False
-    _finishPending = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        own = {}
-        for name in _CORE_STATE:
-            value = cls.__dict__.get(name, _MISSING)
-            if value is not _MISSING and not hasattr(value, "__get__"):
-                own[name] = value
-                delattr(cls, name)
-        inherited = getattr(cls, "_classDefaults", {})
-        merged = {**inherited, **own}
-        cls._classDefaults = {name: merged[name] for name in _CORE_STATE if name in merged}
-
-    def __init__(self, consumer: Any) -> None:
-        # Instance attributes, not just the class defaults: CPython caches
-        # instance attribute reads, and the pull path reads these.
-        self._pulling = self._unregisterPending = self._finishPending = False
-        for name, value in self._classDefaults.items():
-            setattr(self, name, value)
-        if consumer is not None:
-            self.consumer = consumer
-            consumer.registerProducer(self, self.iAmStreaming)
-
-    # -- as a producer, to my consumer --------------------------------------------
-
-    def pauseProducing(self) -> None:
-        """Stop passing data on; buffer it. A streaming producer is paused too."""
-        self.paused = True
-        if self.producer is not None and self.producerIsStreaming:
-            self.producer.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        """Send everything buffered as one write, then resume or pull my producer."""
-        self.paused = False
-        sent = self._flush()
-        if not self.bufferedBytes:
-            self._tellConsumerIfDrained()
-        if not sent and not self.iAmStreaming:
-            self.outstandingPull = True
-        producer = self.producer
-        if producer is None or self.stopped:
-            return
-        if self.producerIsStreaming:
-            # Relayed: this resumes a producer paused at a mark too, and the
-            # mark pauses it again if the buffer is still full.
-            self.producerPaused = False
-            producer.resumeProducing()
-            self._checkWatermarks()
-        else:
-            self._pull()
-
-    def stopProducing(self) -> None:
-        """Stop producing data: relayed to my producer; my consumer is detached.
-
-        This tells a producer that its consumer has died. Later writes reach
-        nobody (counted in ``bytesDiscarded``); what was buffered stays
-        counted in ``bufferedBytes``.
-        """
-        try:
-            if self.producer is not None:
-                self.producer.stopProducing()
-        finally:
-            self.stopped = True
-            self.consumer = None
-
-    # -- as a consumer, of my producer --------------------------------------------
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        """Register to receive data from a producer.
-
-        *streaming* is True for an IPushProducer, False for an IPullProducer,
-        which I pull at once and whenever I want data. Raises RuntimeError if
-        a producer is already registered.
-        """
-        if self.producer is not None:
-            raise RuntimeError(
-                f"Cannot register producer {producer!r}, because producer "
-                f"{self.producer!r} was never unregistered."
-            )
-        self.producer = producer
-        self.producerIsStreaming = streaming
-        self.producerPaused = False
-        self.unregistered = False
-        self._unregisterPending = False
-        if streaming:
-            self._checkWatermarks()
-        elif self.iAmStreaming:
-            self._pull()
-        elif not self.stopped:
-            # As Twisted does: one pull at once, to have data for the first request.
-            producer.resumeProducing()
-
-    def unregisterProducer(self) -> None:
-        """Stop consuming data from a producer, without disconnecting.
-
-        My consumer is told (its unregisterProducer) once my buffer has drained.
-        """
-        self.producer = None
-        self.producerIsStreaming = None
-        self.producerPaused = False
-        self.unregistered = True
-        self._unregisterPending = True
-        self._tellConsumerIfDrained()
-
-    def finish(self) -> None:
-        """Finish my consumer, where it has a finish(), and unregister.
-
-        Both reach the consumer only after what is buffered has gone out.
-        """
-        self._finishPending = True
-        self.unregisterProducer()
-
-    def __repr__(self) -> str:
-        cls = type(self)
-        return f"<{cls.__module__}.{cls.__qualname__}@{id(self):x} around {self.consumer!r}>"
-
-    # -- flow control helpers -------------------------------------------------------
-
-    def _wantsData(self) -> bool:
-        return (
-            self.producer is not None
-            and not self.producerIsStreaming
-            and not self.paused
-            and not self.stopped
-            and self.bufferedBytes < self.bufferSize
-        )
-
-    def _pull(self) -> None:
-        """Ask a pull producer for data.
-
-        A pull proxy asks once, on behalf of its consumer, and only when its
-        buffer is empty, so a consumer that takes part of each write cannot
-        make the buffer grow. A streaming proxy keeps asking while
-        it wants data and each pull brought some; a loop, not recursion, and
-        re-entrant calls leave the asking to the outer loop.
-        """
-        if not self.iAmStreaming:
-            if not self.bufferedBytes and not self.stopped:
-                self.producer.resumeProducing()
-            return
-        if self._pulling:
-            return
-        self._pulling = True
-        try:
-            while self._wantsData():
-                before = self.bytesReceived
-                self.producer.resumeProducing()
-                if self.bytesReceived == before:
-                    break
-        finally:
-            self._pulling = False
-
-    def _tellConsumerIfDrained(self) -> None:
-        if self.bufferedBytes or self.consumer is None:
-            return
-        if self._finishPending:
-            self._finishPending = False
-            finish = getattr(self.consumer, "finish", None)
-            if finish is not None:
-                finish()
-        if self._unregisterPending and self.consumer is not None:
-            self._unregisterPending = False
-            self.consumer.unregisterProducer()
+    iAmStreaming = True
 
 
-class BufferedProtocol(BasicProtocol):
+class ProducerConsumerProxy(BufferedCore, BasicProducerConsumerProxy):
     """ProducerConsumerProxy with a finite buffer.
 
     When my buffer reaches ``bufferSize`` (the high-water mark, 65536 by
@@ -234,65 +133,24 @@ class BufferedProtocol(BasicProtocol):
 
     bufferSize = 65536
 
-    def __init__(self, consumer: Any) -> None:
-        # The core calls _writeSomeData only where a subclass overrides it.
-        hook = type(self)._writeSomeData
-        self._writeHook = None if hook is BufferedProtocol._writeSomeData else hook
-        super().__init__(consumer)
 
-    def pauseProducing(self) -> None:
-        """Buffer what is written to me; my producer is paused by the buffer, not by this."""
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        """Send what is buffered, then resume or pull my producer as the buffer allows."""
-        drained = self._resumeFlush()
-        if drained and (self._finishPending or self._unregisterPending):
-            self._tellConsumerIfDrained()
-        producer = self.producer
-        if producer is None or self.stopped:
-            return
-        if self.producerIsStreaming:
-            if self.producerPaused:
-                # Paused at the high mark: resumed at the low mark, not before.
-                self._resumeUpstreamIfDrained()
-            elif self.outstandingPull:
-                # Nothing went out for this pull: ask for more.
-                producer.resumeProducing()
-        elif self.iAmStreaming:
-            self._pull()
-        elif drained and not self.bufferedBytes:
-            # A pull proxy pulls only with an empty buffer. (Read again:
-            # telling the consumer we are done may have led to a write.)
-            producer.resumeProducing()
-
-    def _writeSomeData(self, data: bytes) -> int:
-        """Write as much of *data* as possible to the consumer; return the bytes written.
-
-        Override to model a consumer that takes only part of a write: the
-        rest stays buffered, in order, and goes out on a later flush.
-        """
-        if self.consumer is None:
-            return 0
-        self.consumer.write(data)
-        return len(data)
+for _cls in (BasicProducerConsumerProxy, ProducerConsumerProxy):
+    _cls.__module__ = "pcp"
+declare_interfaces(BasicProducerConsumerProxy, ProducerConsumerProxy)
 
 
-def proxy_classes(core: type) -> Tuple[type, type]:
-    """Build (BasicProducerConsumerProxy, ProducerConsumerProxy) over *core*.
+def classes_over(core: Any) -> Tuple[Type[Any], Type[Any]]:
+    """The two public classes over another implementation's core module (for tests).
 
-    *core* is ``pcp._core.ProxyCore`` or its pure-Python twin; ``pcp`` exports
-    the pair built over the selected one.
+    ``pcp`` exports the classes above, over the implementation it selected;
+    this builds the same two over *core* (``pcp._core_c`` or ``pcp._core``).
     """
-
-    class BasicProducerConsumerProxy(BasicProtocol, core):  # type: ignore[misc, valid-type]
-        __doc__ = BasicProtocol.__doc__
-
-    class ProducerConsumerProxy(BufferedProtocol, BasicProducerConsumerProxy):  # type: ignore[misc, valid-type]
-        __doc__ = BufferedProtocol.__doc__
-
-    for cls in (BasicProducerConsumerProxy, ProducerConsumerProxy):
-        cls.__module__ = "pcp"
-        cls.__qualname__ = cls.__name__
-    declare_interfaces(BasicProducerConsumerProxy, ProducerConsumerProxy)
-    return BasicProducerConsumerProxy, ProducerConsumerProxy
+    if core.BasicCore is BasicCore:
+        return BasicProducerConsumerProxy, ProducerConsumerProxy
+    namespace: Dict[str, Any] = {"__module__": "pcp", "__doc__": BasicProducerConsumerProxy.__doc__,
+                                 "iAmStreaming": True}
+    basic = type("BasicProducerConsumerProxy", (_Defaults, core.BasicCore), namespace)
+    namespace = {"__module__": "pcp", "__doc__": ProducerConsumerProxy.__doc__, "bufferSize": 65536}
+    buffered = type("ProducerConsumerProxy", (core.BufferedCore, basic), namespace)
+    declare_interfaces(basic, buffered)
+    return basic, buffered

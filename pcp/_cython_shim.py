@@ -1,0 +1,3 @@
+"""Stands in for ``cython`` where Cython is not installed: the code runs as plain Python."""
+
+compiled = False

@@ -1,0 +1,86 @@
+"""ByteQueue: the pure-Python twin of ``pcp._queue``.
+
+The same operations, results and exceptions; the storage is a deque of
+bytes objects (exact ``bytes`` kept by reference, other buffers copied into
+new bytes) with the offset already consumed from the oldest one. A peek of
+several of them joins them: one copy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Deque
+
+from pcp._buffer_py import to_bytes
+
+__all__ = ["ByteQueue"]
+
+
+class ByteQueue:
+    """The bytes a proxy holds for its consumer, oldest first (internal)."""
+
+    __slots__ = ("size", "_chunks", "_offset")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._chunks: Deque[bytes] = deque()
+        self._offset = 0
+
+    def __reduce_ex__(self, protocol: object) -> object:
+        raise TypeError(f"cannot copy or pickle {type(self).__name__!r} objects")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def measure(self, data: object) -> int:
+        """The length of *data*: TypeError for non-buffers, BufferError for non-contiguous ones."""
+        return len(data) if type(data) is bytes else len(to_bytes(data))  # type: ignore[arg-type]
+
+    def as_bytes(self, data: object) -> bytes:
+        """*data* as exact bytes (a copy unless it is bytes): TypeError or BufferError as measure."""
+        return data if type(data) is bytes else to_bytes(data)  # type: ignore[return-value]
+
+    def append(self, data: object) -> int:
+        """Add *data* (any C-contiguous bytes-like object) at the end; return its length."""
+        payload = data if type(data) is bytes else to_bytes(data)
+        n = len(payload)  # type: ignore[arg-type]
+        if n:
+            self._chunks.append(payload)  # type: ignore[arg-type]
+            self.size += n
+        return n
+
+    def peek(self) -> bytes:
+        """Everything held, oldest first, as one bytes object; nothing is removed."""
+        chunks = self._chunks
+        if len(chunks) == 1 and not self._offset:
+            return chunks[0]
+        if not self._offset:
+            return b"".join(chunks)
+        first = memoryview(chunks[0])[self._offset :]
+        with first:
+            return b"".join([first, *list(chunks)[1:]])
+
+    def consume(self, n: int) -> None:
+        """Drop the oldest *n* bytes (0 <= n <= size)."""
+        if n < 0 or n > self.size:
+            raise ValueError(f"cannot consume {n} bytes of {self.size}")
+        self.size -= n
+        n += self._offset
+        chunks = self._chunks
+        while chunks and n >= len(chunks[0]):
+            n -= len(chunks.popleft())
+        self._offset = n
+
+    def reserve_front(self) -> None:
+        """Make sure a later push_front cannot fail for want of memory (nothing to do here)."""
+
+    def push_front(self, data: bytes, start: int) -> None:
+        """Put data[start:] (by reference) before everything held."""
+        n = len(data) - start
+        if n <= 0:
+            return
+        if self._offset:
+            self._chunks[0] = self._chunks[0][self._offset :]
+        self._chunks.appendleft(data)
+        self._offset = start
+        self.size += n
