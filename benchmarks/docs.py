@@ -23,9 +23,9 @@ SUMMARY = [
     ("memory buffered[N=1e6,fresh] vs reference", "peak memory of a 1e6-write round"),
     ("instructions passthrough[64B] vs direct", "64 B pass-through vs calling the consumer's write"),
     ("instructions partial[16MiB] vs reference", "partial writes (16 KiB per call)"),
-    ("instructions churn[cycles=1e5] vs reference", "pause/resume on every cycle"),
+    ("instructions churn[cycles=1e4] vs reference", "pause/resume on every cycle"),
     ("instructions large[64KiBx256,once] vs reference", "64 KiB chunks, one flush"),
-    ("instructions buffered[N=1e4,same] vs twisted", "vs Twisted's proxy, N = 1e4"),
+    ("time buffered[N=1e4,same] vs twisted", "vs Twisted's proxy, N = 1e4"),
 ]
 
 

@@ -119,6 +119,7 @@ def test_plans_cover_what_the_issue_asks():
     assert "buffered[N=1e6,fresh]" in keys("full", "memory") and "buffered[N=1e5,fresh]" in keys("quick", "memory")
     assert {"buffered[N=1e6,same]", "buffered[N=1e6,distinct]"} <= keys("full", "time")
     assert "buffered[N=1e6,fresh]" in keys("full", "resident")
+    assert any(e.metric == "time" and e.case.n == 10**4 and "twisted" in e.alts for e in engine.plan("full"))
     for mode in engine.MODES:
         assert all(e.alts[0] == "compiled" for e in engine.plan(mode))
 
