@@ -20,8 +20,8 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, ExecError, PlatformError
 
 # The compiled modules: (import name, source). A source is a ``.pyx`` file or
-# a ``.py`` file compiled in Cython's pure-Python mode (an augmenting ``.pxd``
-# of the same name beside it is picked up by Cython).
+# a ``.py`` file compiled in Cython's pure-Python mode (with an augmenting
+# ``.pxd`` named after the module beside it).
 EXTENSION_MODULES = [
     ("pcp._buffer", "pcp/_buffer.pyx"),
     ("pcp._queue", "pcp/_queue.pyx"),
@@ -133,6 +133,7 @@ class OptionalBuildExt(build_ext):
                 os.remove(path)
 
     def _give_up(self, reason):
+        reason = reason.rstrip(". ")
         message = (
             f"pcp: the compiled extension was not built: {reason}. "
             "pcp is installed with its pure-Python twin only (same behaviour, "
