@@ -70,5 +70,41 @@ class BuiltinTypesAsText(SphinxPostTransform):
                 node.replace_self(node.children)
 
 
+# The compiled classes are built without Cython's "binding" (it costs a
+# little on every call), so their signatures come from the first line of each
+# docstring (Cython's embedsignature). Methods there name ``self``, and
+# properties start with ``Class.name: type``: drop ``self`` and turn the
+# property line into a "Type:" line.
+
+import re
+from typing import Any, List, Optional, Tuple
+
+_PROPERTY_LINE = re.compile(r"^\w+\.(?P<name>\w+): (?P<type>.+)$")
+
+
+def _strip_self(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any,
+    signature: Optional[str], return_annotation: Optional[str],
+) -> Optional[Tuple[Optional[str], Optional[str]]]:
+    if what == "method" and signature and signature.startswith("(self"):
+        signature = "(" + signature[len("(self"):].lstrip(", ")
+        return signature, return_annotation
+    return None
+
+
+def _property_type(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: List[str]
+) -> None:
+    if what in ("property", "attribute") and lines:
+        match = _PROPERTY_LINE.match(lines[0])
+        if match and name.endswith("." + match.group("name")):
+            lines[:2 if len(lines) > 1 and not lines[1].strip() else 1] = [
+                f"*Type:* ``{match.group('type')}``",
+                "",
+            ]
+
+
 def setup(app: Sphinx) -> None:
     app.add_post_transform(BuiltinTypesAsText)
+    app.connect("autodoc-process-signature", _strip_self)
+    app.connect("autodoc-process-docstring", _property_type)
