@@ -160,6 +160,22 @@ def test_log_level_warning_leaves_out_the_connection_lines(loop):
     assert fwd.lines == []
 
 
+def test_log_level_notice_keeps_the_forwarders_own_lines_only(forwarder):
+    echo = EchoTarget()
+    try:
+        fwd = forwarder("--connect", f"127.0.0.1:{echo.port}", "--log-level", "notice")
+        with connect(fwd.port) as client:
+            client.sendall(b"hi")
+            assert client.recv(10) == b"hi"
+        assert fwd.close() == 0
+    finally:
+        echo.stop()
+    assert [line.split()[1] for line in fwd.lines] == ["notice"] * len(fwd.lines)
+    text = "\n".join(fwd.lines)
+    assert "listening on" in text and "shutting down on SIGTERM" in text and "stopped (exit status 0)" in text
+    assert "connection 1" not in text
+
+
 def test_log_level_debug_says_when_the_target_is_connected(forwarder):
     echo = EchoTarget()
     try:

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import pcp
 from pcp.forward._listen import DEFAULT_BACKLOG, Listener, open_listener
-from pcp.forward._log import LEVELS, emit, setup
+from pcp.forward._log import LEVELS, NOTICE, emit, setup
 from pcp.forward._service import EXIT_ERROR, Service, Settings
 from pcp.forward._units import (
     parse_address,
@@ -101,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="log the totals every SECONDS")
     parser.add_argument("--log-level", choices=list(LEVELS), default="info",
                         help="least important messages logged (default info: one line per connection "
-                             "opened and closed)")
+                             "opened and closed; notice: only the forwarder's start, shutdown and stop; "
+                             "warning: only what needs attention)")
     parser.add_argument("--log-format", choices=("text", "json"), default="text",
                         help="text lines, or one JSON object per line (default text)")
     return parser
@@ -188,7 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     def started(service: Service, metrics_at: str) -> None:
         backlog = listener.effective_backlog
-        emit(logging.INFO, "listening",
+        emit(NOTICE, "listening",
              f"listening on {_where(listener)}, forwarding to {service.target} "
              f"(buffer {size} bytes each way ({show_size(size)}), low water {low}, pcp {kind}, "
              f"loop {settings.loop}, backlog {backlog}"
@@ -202,6 +203,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  f"--backlog {settings.backlog} is capped to {backlog} by the kernel (net.core.somaxconn)",
                  requested=settings.backlog, backlog=backlog)
         if metrics_at:
-            emit(logging.INFO, "metrics", f"metrics at http://{metrics_at}/metrics", metrics=metrics_at)
+            emit(NOTICE, "metrics", f"metrics at http://{metrics_at}/metrics", metrics=metrics_at)
 
     return int(backend.run(settings, listener, metrics, info, started))

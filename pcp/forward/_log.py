@@ -15,17 +15,22 @@ import sys
 import time
 from typing import Any, Dict, Optional, TextIO
 
-__all__ = ["LEVELS", "JsonFormatter", "TextFormatter", "emit", "logger", "setup"]
+__all__ = ["LEVELS", "NOTICE", "JsonFormatter", "TextFormatter", "emit", "logger", "setup"]
 
 logger = logging.getLogger("pcp.forward")
+
+NOTICE = 25
+"""Between info and warning: the forwarder's own life (listening, shutting down, stopped), not each connection's."""
+logging.addLevelName(NOTICE, "NOTICE")
 
 LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
+    "notice": NOTICE,
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
+_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", NOTICE: "notice", logging.WARNING: "warning",
           logging.ERROR: "error", logging.CRITICAL: "critical"}
 
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from pcp.forward._log import emit
+from pcp.forward._log import NOTICE, emit
 from pcp.forward._units import show_address, show_rate, show_size
 
 __all__ = [
@@ -314,7 +314,7 @@ class Service:
                      f"{show_rate(snap['down'] - last_down, now - last_time)} down)")
         buffered = snap["buffered_up"] + snap["buffered_down"]
         pauses = snap["pauses_up"] + snap["pauses_down"]
-        emit(logging.INFO, "totals",
+        emit(NOTICE if when == "stopping" else logging.INFO, "totals",
              f"{when}: connections {snap['open']} open / {snap['total']} total, "
              f"{snap['up']} bytes up ({show_size(snap['up'])}), "
              f"{snap['down']} bytes down ({show_size(snap['down'])}){rates}, "
@@ -352,7 +352,7 @@ class Service:
         self.backend.close_listener()
         timeout = self.settings.drain_timeout
         open_now = len(self.live)
-        emit(logging.INFO, "shutdown",
+        emit(NOTICE, "shutdown",
              f"shutting down on {signal_name}: no longer accepting; "
              + (f"draining {open_now} open connection{'s' * (open_now != 1)} for up to {timeout:g}s "
                 f"({signal_name} again closes them at once)" if open_now else "no connections open"),
@@ -392,7 +392,7 @@ class Service:
             self._stop(EXIT_CUT)
             return
         if self._drain_open:
-            emit(logging.INFO, "drained", f"shutdown: every connection finished, drained in {seconds:.3f}s",
+            emit(NOTICE, "drained", f"shutdown: every connection finished, drained in {seconds:.3f}s",
                  seconds=round(seconds, 6))
         self._stop(EXIT_OK)
 
@@ -401,5 +401,5 @@ class Service:
             return
         self.exit_code = code
         self.log_totals("stopping")
-        emit(logging.INFO, "stopped", f"stopped (exit status {code})", exit_status=code)
+        emit(NOTICE, "stopped", f"stopped (exit status {code})", exit_status=code)
         self.backend.stop(code)
