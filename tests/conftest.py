@@ -2,7 +2,8 @@
 implementations, the compiled extension and its pure-Python twin.
 
 When PCP_NO_EXTENSIONS is set, only the twin is tested: the tests of the compiled
-variant (``impl`` = "compiled", the ``both`` fixture, ``@pytest.mark.compiled_only``)
+variant (``impl`` or a ``kind`` parameter = "compiled", the ``both`` fixture,
+``@pytest.mark.compiled_only``)
 are deselected at collection, reported as deselected, not skipped, so that the run's
 skips are only the real ones. Otherwise the compiled variant imports the extension
 modules directly, so a missing or broken build fails the run instead of silently
@@ -42,7 +43,9 @@ def both():
 def _needs_compiled(item):
     """True for a collected test that exercises the compiled extension."""
     callspec = getattr(item, "callspec", None)
-    kind = callspec.params.get("impl") if callspec is not None else None
+    params = callspec.params if callspec is not None else {}
+    # "impl" (the fixture) or "kind" (a test's own parameter, as for load(kind)).
+    kind = params.get("impl", params.get("kind"))
     return (
         kind == "compiled"
         or "both" in getattr(item, "fixturenames", ())
