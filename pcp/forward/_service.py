@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from pcp.forward._log import NOTICE, emit
+from pcp.forward._log import NOTICE, emit, logger
 from pcp.forward._units import show_address, show_rate, show_size
 
 __all__ = [
@@ -182,18 +182,20 @@ class Service:
         self.count += 1
         conn.number = self.count
         self.live[conn.number] = conn
-        emit(logging.INFO, "connection_opened",
-             f"connection {conn.number} from {conn.client} accepted, connecting to {self.target} "
-             f"({len(self.live)} open)",
-             connection=conn.number, client=conn.client, target=self.target, open=len(self.live))
+        if logger.isEnabledFor(logging.INFO):
+            emit(logging.INFO, "connection_opened",
+                 f"connection {conn.number} from {conn.client} accepted, connecting to {self.target} "
+                 f"({len(self.live)} open)",
+                 connection=conn.number, client=conn.client, target=self.target, open=len(self.live))
         self._update_accepting()
 
     def connected(self, conn: Connection) -> None:
         """The target accepted the connection: bytes flow both ways from now on."""
-        emit(logging.DEBUG, "connection_forwarding",
-             f"connection {conn.number} connected to {self.target} in "
-             f"{(self.backend.now() - conn.started) * 1000:.1f} ms",
-             connection=conn.number)
+        if logger.isEnabledFor(logging.DEBUG):
+            emit(logging.DEBUG, "connection_forwarding",
+                 f"connection {conn.number} connected to {self.target} in "
+                 f"{(self.backend.now() - conn.started) * 1000:.1f} ms",
+                 connection=conn.number)
 
     def connect_failed(self, conn: Connection, why: str) -> None:
         """The target could not be reached for *conn* (the backend then closes the client)."""
@@ -217,6 +219,9 @@ class Service:
             self._drained()
 
     def _log_finished(self, conn: Connection) -> None:
+        level = logging.WARNING if conn.connect_error is not None and not conn.forwarded() else logging.INFO
+        if not logger.isEnabledFor(level):
+            return
         seconds = self.backend.now() - conn.started
         where = f"connection {conn.number} {conn.client} -> {self.target}"
         fields: Dict[str, Any] = dict(connection=conn.number, client=conn.client, target=self.target,
