@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from operator import index as _index
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 try:
     import cython
@@ -26,9 +26,13 @@ except ImportError:  # no Cython at run time: this module is the pure-Python imp
 from pcp._errors import BufferFull
 from pcp._queue_py import ByteQueue as _TwinQueue
 
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
 __all__ = ["BasicCore", "BufferedCore"]
 
 _NO_MARK = sys.maxsize
+BUFFER_SIZE = 65536  # ProducerConsumerProxy's high-water mark unless set (Twisted's bufferSize)
 
 
 def _new_queue() -> Any:
@@ -69,7 +73,7 @@ class BasicCore:
         self._outstandingPull = False
         self._producerPaused = False
         self._unregistered = False
-        self._high = _NO_MARK
+        self._high = BUFFER_SIZE if isinstance(self, BufferedCore) else _NO_MARK
         self._low = -1
         self._max = -1
         self._peak = 0
@@ -86,10 +90,12 @@ class BasicCore:
             hook = type(self)._writeSomeData
             if hook is not BufferedCore._writeSomeData:
                 self._writeHook = hook
-        # Class-level defaults of the public classes and their subclasses
-        # (pcp._proxy), in the order they must be set.
-        for name in getattr(type(self), "_classDefaults", ()):
-            setattr(self, name, getattr(type(self), name))
+        # Defaults that subclasses of the public classes give as class
+        # attributes (pcp._proxy), in the order they must be set.
+        defaults = getattr(type(self), "_classDefaults", None)
+        if defaults:
+            for name in defaults:
+                setattr(self, name, getattr(type(self), name))
 
     def __init__(self, consumer: Any) -> None:
         self.consumer = consumer
@@ -471,7 +477,7 @@ class BasicCore:
 
     # -- the write path -------------------------------------------------------------
 
-    def write(self, data: Any, /) -> None:
+    def write(self, data: Buffer, /) -> None:
         """Accept *data* (any C-contiguous bytes-like object) from the producer.
 
         Passed straight to the consumer when nothing is buffered and the

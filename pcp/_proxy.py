@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
 from pcp._interfaces import declare_interfaces
 
 if TYPE_CHECKING:
-    from pcp._core import BasicCore, BufferedCore
+    from pcp._core import BUFFER_SIZE, BasicCore, BufferedCore
 else:
     from pcp._select import core as _core
 
-    BasicCore, BufferedCore = _core.BasicCore, _core.BufferedCore
+    BasicCore, BufferedCore, BUFFER_SIZE = _core.BasicCore, _core.BufferedCore, _core.BUFFER_SIZE
 
 __all__ = ["BasicProducerConsumerProxy", "ProducerConsumerProxy", "FIELDS", "classes_over"]
 
@@ -49,11 +49,12 @@ class ClassDefault:
     descriptor, *field*); *default* is what a new instance starts from.
     """
 
-    __slots__ = ("field", "default")
+    __slots__ = ("field", "default", "builtin")
 
     def __init__(self, field: Any, default: Any) -> None:
         self.field = field
         self.default = default
+        self.builtin = False  # True: the core starts every instance with this value itself
 
     def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
         if obj is None:
@@ -96,10 +97,17 @@ class _Defaults:
                 field = _raw(cls, name, 1)
                 if field is not None and hasattr(type(field), "__set__"):
                     setattr(cls, name, ClassDefault(getattr(field, "field", field), value))
-        cls._classDefaults = tuple(
-            name for name in FIELDS
-            if isinstance(_raw(cls, name), ClassDefault) or _isValue(_raw(cls, name))
-        )
+        cls._classDefaults = _defaultsOf(cls)
+
+
+def _defaultsOf(cls: type) -> Tuple[str, ...]:
+    """The fields whose class attribute a new instance of *cls* must be set from."""
+    names = []
+    for name in FIELDS:
+        attribute = _raw(cls, name)
+        if isinstance(attribute, ClassDefault) and not attribute.builtin or _isValue(attribute):
+            names.append(name)
+    return tuple(names)
 
 
 class BasicProducerConsumerProxy(_Defaults, BasicCore):
@@ -117,7 +125,7 @@ class BasicProducerConsumerProxy(_Defaults, BasicCore):
     ``bytesReceived``, ``bytesSent``, ``bytesDiscarded``.
     """
 
-    iAmStreaming = True
+    iAmStreaming = True  # the core's own default
 
 
 class ProducerConsumerProxy(BufferedCore, BasicProducerConsumerProxy):
@@ -131,12 +139,22 @@ class ProducerConsumerProxy(BufferedCore, BasicProducerConsumerProxy):
     ``_writeSomeData`` to model a consumer that takes only part of a write.
     """
 
-    bufferSize = 65536
+    bufferSize = BUFFER_SIZE  # the core's own default
 
 
-for _cls in (BasicProducerConsumerProxy, ProducerConsumerProxy):
-    _cls.__module__ = "pcp"
-declare_interfaces(BasicProducerConsumerProxy, ProducerConsumerProxy)
+def _finish(*classes: Any) -> None:
+    # The core starts every instance with these values: reading them on the
+    # class gives them, and new instances need not be set from them.
+    for cls in classes:
+        cls.__module__ = "pcp"
+        for name in ("iAmStreaming", "bufferSize"):
+            if isinstance(cls.__dict__.get(name), ClassDefault):
+                cls.__dict__[name].builtin = True
+        cls._classDefaults = _defaultsOf(cls)
+    declare_interfaces(*classes)
+
+
+_finish(BasicProducerConsumerProxy, ProducerConsumerProxy)
 
 
 def classes_over(core: Any) -> Tuple[Type[Any], Type[Any]]:
@@ -147,10 +165,9 @@ def classes_over(core: Any) -> Tuple[Type[Any], Type[Any]]:
     """
     if core.BasicCore is BasicCore:
         return BasicProducerConsumerProxy, ProducerConsumerProxy
-    namespace: Dict[str, Any] = {"__module__": "pcp", "__doc__": BasicProducerConsumerProxy.__doc__,
-                                 "iAmStreaming": True}
+    namespace: Dict[str, Any] = {"__doc__": BasicProducerConsumerProxy.__doc__, "iAmStreaming": True}
     basic = type("BasicProducerConsumerProxy", (_Defaults, core.BasicCore), namespace)
-    namespace = {"__module__": "pcp", "__doc__": ProducerConsumerProxy.__doc__, "bufferSize": 65536}
+    namespace = {"__doc__": ProducerConsumerProxy.__doc__, "bufferSize": core.BUFFER_SIZE}
     buffered = type("ProducerConsumerProxy", (core.BufferedCore, basic), namespace)
-    declare_interfaces(basic, buffered)
+    _finish(basic, buffered)
     return basic, buffered
