@@ -12,7 +12,9 @@
 # (PCP_STATEFUL_EXAMPLES, default here 10).
 #
 # Prints valgrind's error summary and the errors whose stacks go through
-# pcp's code (pcp/_buffer.c, pcp/_core.c and their .so files); exits non-zero
+# pcp's code (the C files Cython generates, pcp/_buffer.c, pcp/_queue.c and
+# pcp/_core.c (from pcp/_core.py), the sources they came from, pcp/_block.h,
+# and the modules pcp._buffer, pcp._queue, pcp._core_c); exits non-zero
 # if there is any such error, any leak of memory allocated by pcp's code,
 # or a failing test.
 set -euo pipefail
@@ -36,9 +38,11 @@ touch "$work/src/README.md"
 cp -r tests fuzz pyproject.toml "$work/run/"
 cd "$work/run"
 "$venv/bin/python" - <<'PY'
-import pcp, pcp._buffer, pcp._core
-assert pcp.EXTENSIONS and "site-packages" in pcp._core.__file__, pcp._core.__file__
-print("debug build:", pcp._buffer.__file__, pcp._core.__file__)
+import pcp, pcp._buffer, pcp._queue, pcp._core_c
+mods = (pcp._buffer, pcp._queue, pcp._core_c)
+for m in mods:
+    assert pcp.EXTENSIONS and "site-packages" in m.__file__ and m.__file__.endswith(".so"), m.__file__
+print("debug build:", *(m.__file__ for m in mods))
 PY
 
 # Valgrind is ~50x slower: no Hypothesis deadlines, fewer examples where a test does not say.
@@ -52,8 +56,9 @@ if [ "$#" -eq 0 ]; then
   set -- tests/test_ring.py tests/test_ring_properties.py tests/test_proxy.py \
     tests/test_proxy_differential.py tests/test_twisted_port.py tests/test_state_machine.py \
     tests/test_reentrancy.py tests/test_hard_cap.py tests/test_fuzz_regressions.py \
+    tests/test_subclass_init.py \
     -k "not twin and not real_transport"
-  for f in "${@:1:9}"; do [ -e "$f" ] || { echo "missing $f" >&2; exit 2; }; done
+  for f in "${@:1:10}"; do [ -e "$f" ] || { echo "missing $f" >&2; exit 2; }; done
 fi
 
 rm -f "$work"/valgrind.*.log
@@ -69,7 +74,7 @@ grep -h -E "ERROR SUMMARY|definitely lost|indirectly lost|Invalid|uninitialised"
   | sed 's/^==[0-9]*== *//' | sort | uniq -c | sort -rn | head -20
 # Each error record is a block of lines starting "==pid== " and ending at a blank one.
 pcp_errors=$(awk '
-  /^==[0-9]+== $/ { if (block ~ /(_buffer|_core)\.(c|pyx)|pcp\/_(buffer|core)[^ ]*\.so/) { n++; print block > "/dev/stderr" } block=""; next }
+  /^==[0-9]+== $/ { if (block ~ /(_buffer|_queue|_core)\.(c|pyx|py)[:)]|_block\.h[:)]|pcp\/_(buffer|queue|core_c)[^ ]*\.so/) { n++; print block > "/dev/stderr" } block=""; next }
   /^==[0-9]+== / { block = block $0 "\n" }
   END { print n+0 }' "$work"/valgrind.*.log 2>"$work/pcp-errors.txt")
 echo "== errors and leaks in pcp's code: $pcp_errors (details: $work/pcp-errors.txt)"
