@@ -179,8 +179,10 @@ def forwarder(loop):
 class Target:
     """A listening socket on 127.0.0.1 whose one connection is served by *handler* in a thread."""
 
-    def __init__(self, handler):
+    def __init__(self, handler, rcvbuf=None):
         self.sock = socket.create_server(("127.0.0.1", 0))
+        if rcvbuf is not None:  # a fixed, small receive buffer (no autotuning): the kernel holds little
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(TIMEOUT)
         self.port = self.sock.getsockname()[1]
         self.result = None

@@ -45,7 +45,9 @@ def test_metrics_show_the_live_counters_during_a_transfer(forwarder):
                 return bytes(got)
             got += chunk
 
-    target = Target(serve)
+    # The kernel could otherwise take the whole transfer into the target's
+    # autotuned receive buffer (up to tcp_rmem's maximum, 32 MiB here).
+    target = Target(serve, rcvbuf=64 * 1024)
     fwd = forwarder("--connect", f"127.0.0.1:{target.port}", "--metrics", "127.0.0.1:0",
                     "--buffer-size", str(BUFFER))
     port = fwd.metrics_port()
