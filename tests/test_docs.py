@@ -129,6 +129,47 @@ def test_readme_has_the_guarantees_table() -> None:
     assert table[0].startswith("| Guarantee") and len(table) >= 10
 
 
+def guarantee_references(table: str) -> List[Tuple[str, str]]:
+    """(file, test name or '') for each file and ``::name`` a guarantees table cites.
+
+    A bare ``::name`` belongs to the file cited last before it in the same row.
+    """
+    cited = []
+    for row in table.splitlines():
+        last = ""
+        for match in re.finditer(r"`((?:tests|tools|fuzz)/[\w/.-]+)?(?:::(\w+))?`", row):
+            path, name = match.groups()
+            if path:
+                last = path
+            if path or name:
+                cited.append((last, name or ""))
+    return cited
+
+
+def test_the_guarantees_cite_tests_that_exist() -> None:
+    text = readme()
+    table = text[text.index("<!-- guarantees:start -->") : text.index("<!-- guarantees:end -->")]
+    cited = guarantee_references(table)
+    assert len(cited) >= 20
+    missing = []
+    for path, name in cited:
+        file = ROOT / path
+        if not file.is_file():
+            missing.append(path)
+        elif name and not re.search(rf"^\s*(?:async )?(?:def|class) {name}\b", file.read_text(), re.M):
+            missing.append(f"{path}::{name}")
+    assert missing == [], "the guarantees table cites what is not there"
+
+
+def test_the_reference_check_sees_a_missing_test() -> None:
+    table = "| a | `tests/test_proxy.py::test_not_there`, `::test_nor_this` |\n| b | `tests/gone.py` |"
+    assert guarantee_references(table) == [
+        ("tests/test_proxy.py", "test_not_there"),
+        ("tests/test_proxy.py", "test_nor_this"),
+        ("tests/gone.py", ""),
+    ]
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_every_example_is_shown_in_the_docs(example: Path) -> None:
     included = re.compile(
