@@ -23,17 +23,20 @@ producer); ``bytesReceived == bytesSent + bufferedBytes``; each write offered
 during the operation was accepted whole or refused whole; the consumer holds a
 prefix of the accepted stream, ``bytesSent`` bytes long; then a cooperative
 resume delivers every accepted byte once, in order, and a later write still
-passes. A ring must hold what it held before a failed operation, or what a
+passes. A run that takes over ``RUN_TIMEOUT`` seconds (a flush that loops)
+dumps its stack and is killed by SIGALRM. A ring must hold what it held before a failed operation, or what a
 successful one leaves. One progress line per run (``run ...``) goes to stderr, and nothing else may;
 stdout gets one JSON line: ``{"points": injected failures, "runs": ..., "problems": [...]}``.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import json
 import random
 import resource
+import signal
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -42,6 +45,7 @@ STREAK = 5  # clean completions in a row that end a sweep
 HEADROOMS_MIB = (0, 1, 4, 20, 36, 68, 150)
 MiB = 1 << 20
 END = b"<end-marker>"
+RUN_TIMEOUT = 60  # seconds per run: a run that loops dumps its stack and is killed (SIGALRM)
 
 
 _blobs: Dict[Tuple[int, int], bytes] = {}
@@ -577,6 +581,7 @@ def sweep(ns: Any, name: str, cls_name: str, build: Callable[[Any, str], Any]) -
     k = 0
     while k < CAP:
         print(f"run {name} {cls_name} k={k}", file=sys.stderr, flush=True)
+        signal.alarm(RUN_TIMEOUT)
         case = build(ns, cls_name)
         before = case.snapshot()
         exc, result = run_once(case, lambda: _testcapi.set_nomemory(k, k + 1), _testcapi.remove_mem_hooks)
@@ -608,6 +613,7 @@ def large(ns: Any, name: str, cls_name: str, build: Callable[[Any, str], Any], h
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     for headroom in headrooms:
         print(f"run {name} {cls_name} headroom={headroom}MiB", file=sys.stderr, flush=True)
+        signal.alarm(RUN_TIMEOUT)
         case = build(ns, cls_name)
         gc.collect()
         before = case.snapshot()
@@ -632,6 +638,9 @@ def main(argv: List[str]) -> int:
     kind, mode, names = argv[0], argv[1], argv[2:]
     ns = load_kind(kind)
     sys.unraisablehook = _unraisable
+    # No watchdog thread (its stack and malloc arena would count against RLIMIT_AS):
+    # SIGALRM dumps the stack, then kills the process.
+    faulthandler.register(signal.SIGALRM, chain=True)
     table = SCENARIOS if mode == "sweep" else LARGE_SCENARIOS
     total: Dict[str, Any] = {"points": 0, "runs": 0, "problems": [], "per_scenario": {}}
     for name in names:
@@ -652,6 +661,7 @@ def main(argv: List[str]) -> int:
             total["points"] += out["points"]
             total["runs"] += out["runs"]
             total["problems"] += out["problems"]
+    signal.alarm(0)
     print(json.dumps(total), flush=True)
     return 0
 
