@@ -98,7 +98,7 @@ def decode(data: bytes) -> Tuple[Tuple[str, bool], List[Tuple[str, object]]]:
         elif code == 14:
             ops.append(("action", _ACTIONS[r.byte() % len(_ACTIONS)]))
         else:
-            ops.append(("stop" if r.byte() % 8 == 0 else "finish", None))
+            ops.append(("stop" if r.byte() % 32 == 0 else "finish", None))
     return config, ops
 
 

@@ -256,7 +256,7 @@ def test_proxy_decoder_covers_every_operation():
         12, 3, 9,             # a pull producer of 3 chunks of 9 bytes
         13,                   # unregister
         14, 1,                # the consumer pauses the proxy from inside its writes
-        15, 1, 15, 0,         # finish, stop
+        15, 1, 15, 0,         # finish, stop (a multiple of 32)
     ])
     (name, pull), ops = proxy_ops.decode(data)
     assert (name, pull) == ("ProducerConsumerProxy", True)

@@ -9,7 +9,10 @@
 # (-k "not twin") under valgrind with PYTHONMALLOC=malloc, so every Python
 # object allocation is checked too. Needs valgrind (Debian: apt-get install
 # valgrind). Takes 10-20 minutes; the stateful tests run fewer examples
-# (PCP_STATEFUL_EXAMPLES, default here 10).
+# (PCP_STATEFUL_EXAMPLES, default here 10). PCP_MEMCHECK_CHILDREN=1 checks the
+# Python subprocesses the tests start too (valgrind --trace-children=yes), e.g.
+# the out-of-memory sweeps of tests/oom_driver.py:
+#   PCP_MEMCHECK_CHILDREN=1 tools/memcheck.sh tests/test_out_of_memory.py -k every_single
 #
 # Prints valgrind's error summary and the errors whose stacks go through
 # pcp's code (the C files Cython generates, pcp/_buffer.c, pcp/_queue.c and
@@ -62,9 +65,11 @@ if [ "$#" -eq 0 ]; then
 fi
 
 rm -f "$work"/valgrind.*.log
+children=no
+[ "${PCP_MEMCHECK_CHILDREN:-}" = 1 ] && children=yes
 status=0
 PYTHONMALLOC=malloc PCP_STATEFUL_EXAMPLES=${PCP_STATEFUL_EXAMPLES:-10} \
-  valgrind --tool=memcheck --num-callers=40 --track-origins=yes \
+  valgrind --tool=memcheck --num-callers=40 --track-origins=yes --trace-children=$children \
     --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite \
     --log-file="$work/valgrind.%p.log" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider -p memcheck_profile "$@" || status=$?
