@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from operator import index
-from typing import TYPE_CHECKING, SupportsIndex, final
+from typing import TYPE_CHECKING, NoReturn, SupportsIndex, final
 
 if TYPE_CHECKING:  # typing only: the twin needs nothing beyond the standard library
     from typing_extensions import Buffer
@@ -71,7 +71,7 @@ class RingBuffer:
         self._initial = cap
         self._peak = 0
 
-    def __reduce_ex__(self, protocol: object) -> object:
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
         raise TypeError(f"cannot copy or pickle {type(self).__name__!r} objects")
 
     def _append(self, data: object) -> None:

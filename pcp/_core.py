@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import sys
 from operator import index as _index
-from typing import TYPE_CHECKING, Any, Optional
-
-try:
-    import cython
-except ImportError:  # no Cython at run time: this module is the pure-Python implementation
-    from pcp import _cython_shim as cython
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, SupportsIndex
 
 from pcp._errors import BufferFull
 from pcp._queue_py import ByteQueue as _TwinQueue
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
+
+    from pcp import _cython_shim as cython
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython at run time: this module is the pure-Python implementation
+        from pcp import _cython_shim as cython
 
 __all__ = ["BasicCore", "BufferedCore"]
 
@@ -37,7 +39,7 @@ BUFFER_SIZE = 65536  # ProducerConsumerProxy's high-water mark unless set (Twist
 
 def _new_queue() -> Any:
     if cython.compiled:
-        return ByteQueue()  # noqa: F821 - the compiled queue, cimported in _core_c.pxd
+        return ByteQueue()  # type: ignore[name-defined] # noqa: F821 - cimported in _core_c.pxd
     return _TwinQueue()
 
 
@@ -63,10 +65,10 @@ class BasicCore:
         if type(self) is BasicCore or type(self) is BufferedCore:
             raise TypeError(f"{type(self).__name__} is a base class: use "
                             "pcp.BasicProducerConsumerProxy or pcp.ProducerConsumerProxy")
-        self._consumer = None
-        self._consumerWrite = None
-        self._producer = None
-        self._producerIsStreaming = None
+        self._consumer: Any = None
+        self._consumerWrite: Optional[Callable[[bytes], object]] = None
+        self._producer: Any = None
+        self._producerIsStreaming: Optional[bool] = None
         self._iAmStreaming = True
         self._paused = False
         self._stopped = False
@@ -85,7 +87,7 @@ class BasicCore:
         self._pulling = False
         self._unregisterPending = False
         self._finishPending = False
-        self._writeHook = None
+        self._writeHook: Optional[Callable[[Any, bytes], object]] = None
         if isinstance(self, BufferedCore):
             hook = type(self)._writeSomeData
             if hook is not BufferedCore._writeSomeData:
@@ -102,7 +104,7 @@ class BasicCore:
         if consumer is not None:
             consumer.registerProducer(self, self._iAmStreaming)
 
-    def __reduce_ex__(self, protocol: Any) -> Any:
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
         raise TypeError(f"cannot copy or pickle {type(self).__name__!r} objects")
 
     def __repr__(self) -> str:
@@ -371,7 +373,8 @@ class BasicCore:
     @property
     def bufferedBytes(self) -> int:
         """Bytes accepted and not yet taken by the consumer."""
-        return self._queue.size
+        size: int = self._queue.size
+        return size
 
     @property
     def peakBufferedBytes(self) -> int:
@@ -386,7 +389,8 @@ class BasicCore:
     @property
     def bytesReceived(self) -> int:
         """Bytes accepted from the producer: those sent plus those buffered."""
-        return self._sent + self._queue.size
+        received: int = self._sent + self._queue.size
+        return received
 
     @property
     def bytesSent(self) -> int:
@@ -668,8 +672,8 @@ def _checkSent(result: Any, n: int) -> int:
 if not cython.compiled:
 
     def _twin_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-        self = object.__new__(cls)
+        self: Any = object.__new__(cls)
         self.__cinit__()
         return self
 
-    BasicCore.__new__ = staticmethod(_twin_new)  # type: ignore[method-assign, assignment]
+    BasicCore.__new__ = staticmethod(_twin_new)  # type: ignore[method-assign]

@@ -9,7 +9,7 @@ several of them joins them: one copy.
 from __future__ import annotations
 
 from collections import deque
-from typing import Deque
+from typing import Deque, NoReturn, SupportsIndex
 
 from pcp._buffer_py import to_bytes
 
@@ -26,7 +26,7 @@ class ByteQueue:
         self._chunks: Deque[bytes] = deque()
         self._offset = 0
 
-    def __reduce_ex__(self, protocol: object) -> object:
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
         raise TypeError(f"cannot copy or pickle {type(self).__name__!r} objects")
 
     def __len__(self) -> int:
@@ -34,18 +34,18 @@ class ByteQueue:
 
     def measure(self, data: object) -> int:
         """The length of *data*: TypeError for non-buffers, BufferError for non-contiguous ones."""
-        return len(data) if type(data) is bytes else len(to_bytes(data))  # type: ignore[arg-type]
+        return len(data) if type(data) is bytes else len(to_bytes(data))
 
     def as_bytes(self, data: object) -> bytes:
         """*data* as exact bytes (a copy unless it is bytes): TypeError or BufferError as measure."""
-        return data if type(data) is bytes else to_bytes(data)  # type: ignore[return-value]
+        return data if type(data) is bytes else to_bytes(data)
 
     def append(self, data: object) -> int:
         """Add *data* (any C-contiguous bytes-like object) at the end; return its length."""
         payload = data if type(data) is bytes else to_bytes(data)
-        n = len(payload)  # type: ignore[arg-type]
+        n = len(payload)
         if n:
-            self._chunks.append(payload)  # type: ignore[arg-type]
+            self._chunks.append(payload)
             self.size += n
         return n
 
