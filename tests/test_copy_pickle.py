@@ -16,8 +16,8 @@ import pickle
 import pytest
 
 from dummies import DummyConsumer, EventProducer
+from issue12_pending import pending
 
-PENDING = "issue 12: core fix pending"
 
 OPERATIONS = {
     "copy": copy.copy,
@@ -73,7 +73,7 @@ def still_works(obj) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_copies_and_pickles_are_refused_with_a_type_error(impl, name, operation, request):
     if impl.kind == "twin" and operation not in ("pickle0", "pickle1"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: the twin copies its slots"))
+        request.applymarker(pending("the twin copies its slots"))
     obj = make(impl, name)
     with pytest.raises(TypeError):
         OPERATIONS[operation](obj)
@@ -82,7 +82,7 @@ def test_copies_and_pickles_are_refused_with_a_type_error(impl, name, operation,
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.xfail(strict=True, reason=f"{PENDING}: no common refusal message yet")
+@pending("no common refusal message yet")
 def test_the_refusal_says_what_was_refused(impl, name, operation):
     obj = make(impl, name)
     with pytest.raises(TypeError) as info:
@@ -93,7 +93,7 @@ def test_the_refusal_says_what_was_refused(impl, name, operation):
 @pytest.mark.parametrize("name", NAMES)
 def test_both_implementations_refuse_alike(both, name, request):
     """Type and message, operation by operation, compiled against twin."""
-    request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: the twin copies its slots"))
+    request.applymarker(pending("the twin copies its slots"))
     outcomes = []
     for ns in both:
         obj = make(ns, name)
@@ -111,7 +111,7 @@ def test_both_implementations_refuse_alike(both, name, request):
 def test_issue12_case3_a_copied_ring_does_not_share_storage(impl, request):
     """Issue 12, case 3: refused (what pcp does), or a real copy; never one storage for two rings."""
     if impl.kind == "twin":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 3, the twin shares storage"))
+        request.applymarker(pending("case 3, the twin shares storage"))
     ring = impl.RingBuffer(64)
     ring.write(b"original")
     try:
@@ -140,7 +140,7 @@ class CountingConsumer(DummyConsumer):
 def test_issue12_case3_resuming_a_copied_proxy_and_then_the_original_returns(impl, name, request):
     """Issue 12, case 3: copy a proxy with data buffered, resume the copy, then the original."""
     if impl.kind == "twin":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 3, the original's flush loops"))
+        request.applymarker(pending("case 3, the original's flush loops"))
     consumer = CountingConsumer()
     proxy = getattr(impl, name)(consumer)
     proxy.pauseProducing()

@@ -23,8 +23,8 @@ import zlib
 import pytest
 
 from dummies import EventProducer
+from issue12_pending import pending
 
-PENDING = "issue 12: core fix pending"
 MiB = 1 << 20
 BURST = 32 * MiB  # the matrix; issue 12's own case uses 64 MiB
 STEADY = 10 * MiB
@@ -157,14 +157,14 @@ STATES = [
 )
 def test_a_burst_does_not_pin_memory(impl, name, producer, burst, consumer_kind, request):
     if failing_today(impl.kind, name, producer, burst, consumer_kind):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 4, the ring keeps its size"))
+        request.applymarker(pending("case 4, the ring keeps its size"))
     check(impl, name, producer, burst, consumer_kind)
 
 
 def test_issue12_case4_basic_proxy_passing_through_after_a_burst(impl, request):
     """Issue 12, case 4, as reported: Basic proxy, 64 MiB buffered while paused, then pass-through."""
     if impl.kind == "compiled":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 4"))
+        request.applymarker(pending("case 4"))
     check(impl, "basic", False, "small", "all", size=64 * MiB)
 
 

@@ -31,9 +31,9 @@ import pytest
 
 import oom_driver
 from conftest import NO_EXTENSIONS
+from issue12_pending import pending
 
 DRIVER = Path(__file__).with_name("oom_driver.py")
-PENDING = "issue 12: core fix pending"
 
 try:
     import _testcapi
@@ -100,7 +100,7 @@ def test_every_single_allocation_failure_is_survived(scenario, request):
     """Compiled: allocation k fails alone, for every k the operation reaches."""
     _skip_compiled()
     if scenario in SWEEP_PENDING:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: {SWEEP_PENDING[scenario]}"))
+        request.applymarker(pending(SWEEP_PENDING[scenario]))
     report, noise = run_driver("compiled", "sweep", scenario)
     print(f"{scenario}: {report['points']} injected failure points in {report['runs']} runs")
     assert report["problems"] == [] and noise == [], describe(report, noise)
@@ -116,7 +116,7 @@ def test_large_allocation_failures_are_survived(kind, scenario, request):
         _skip_compiled()
     reason = LARGE_PENDING.get((kind, scenario)) or LARGE_PENDING.get(("*", scenario))
     if reason:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: {reason}"))
+        request.applymarker(pending(reason))
     report, noise = run_driver(kind, "large", scenario)
     assert report["points"] > 0, "no headroom made a large allocation fail: the scenario tests nothing"
     assert report["problems"] == [] and noise == [], describe(report, noise)
@@ -125,7 +125,7 @@ def test_large_allocation_failures_are_survived(kind, scenario, request):
 @linux_only
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["compiled", "twin"])
-@pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 1, the rest of a partial write is lost")
+@pending("case 1, the rest of a partial write is lost")
 def test_issue12_case1_partial_write_of_300_mib_under_rlimit(kind):
     """Issue 12, case 1: 300 MiB through a consumer taking 1 MiB per call, address space + 128 MiB.
 

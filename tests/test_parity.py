@@ -19,8 +19,8 @@ import sys
 import pytest
 
 from dummies import EventConsumer, EventProducer
+from issue12_pending import pending
 
-PENDING = "issue 12: core fix pending"
 
 
 class Index:
@@ -137,7 +137,7 @@ def hook_run(ns, returns, where: str) -> list:
 @pytest.mark.parametrize("value", list(RETURNS))
 def test_write_some_data_results_agree(both, value, where, request):
     if value in OVERFLOW_TODAY:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 5, OverflowError against ValueError"))
+        request.applymarker(pending("case 5, OverflowError against ValueError"))
     compiled, twin = both
     assert hook_run(compiled, RETURNS[value], where) == hook_run(twin, RETURNS[value], where)
 
@@ -146,7 +146,7 @@ def test_write_some_data_results_agree(both, value, where, request):
 @pytest.mark.parametrize("value", sorted(OUT_OF_RANGE | set(NOT_INT)))
 def test_write_some_data_results_raise_the_decided_errors(impl, value, where, request):
     if impl.kind == "compiled" and value in OVERFLOW_TODAY:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 5, OverflowError"))
+        request.applymarker(pending("case 5, OverflowError"))
     first = hook_run(impl, RETURNS[value], where)[0]
     if value in NOT_INT:
         assert first == ("TypeError", f"_writeSomeData must return an int, not {NOT_INT[value]!r}")
@@ -157,7 +157,7 @@ def test_write_some_data_results_raise_the_decided_errors(impl, value, where, re
 
 def test_issue12_case5_huge_results_give_the_same_error(both, request):
     """Issue 12, case 5, as reported: 2**63 and -2**70."""
-    request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 5"))
+    request.applymarker(pending("case 5"))
     for value in (2**63, -(2**70)):
         errors = []
         for ns in both:
@@ -201,7 +201,7 @@ def setter_run(ns, cls_name: str, start: str, attr: str, value) -> list:
 @pytest.mark.parametrize("cls_name", ["BasicProducerConsumerProxy", "ProducerConsumerProxy"])
 def test_setters_agree(both, cls_name, start, attr, value, request):
     if value == "-2**70":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: OverflowError against ValueError"))
+        request.applymarker(pending("OverflowError against ValueError"))
     compiled, twin = both
     a = setter_run(compiled, cls_name, start, attr, SETTER_VALUES[value])
     b = setter_run(twin, cls_name, start, attr, SETTER_VALUES[value])
@@ -246,7 +246,7 @@ def ring_run(ns, method: str, arg) -> list:
 def test_ring_arguments_agree(both, method, arg, request):
     if method == "capacity" and arg == sys.maxsize:
         request.applymarker(
-            pytest.mark.xfail(strict=True, reason=f"{PENDING}: compiled allocates the hint at once (MemoryError), the twin later")
+            pending("compiled allocates the hint at once (MemoryError), the twin later")
         )
     compiled, twin = both
     assert ring_run(compiled, method, arg) == ring_run(twin, method, arg)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from dummies import DummyConsumer
+from issue12_pending import pending
 
-PENDING = "issue 12: core fix pending"
 
 try:
     from twisted.protocols import pcp as twisted_pcp
@@ -55,7 +55,7 @@ def subclass(base: type, assignments: dict, when: str) -> type:
 @pytest.mark.parametrize("attr,name", CASES, ids=[f"{n}.{a}" for a, n in CASES])
 def test_an_attribute_set_in_init_keeps_its_value(impl, attr, name, when, request):
     if when == "before" and attr in RESET_TODAY:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 2, reset by the base __init__"))
+        request.applymarker(pending("case 2, reset by the base __init__"))
     value = VALUES[attr][0]
     consumer = DummyConsumer()
     proxy = subclass(getattr(impl, name), {attr: value}, when)(consumer)
@@ -78,7 +78,7 @@ def test_an_attribute_set_in_init_keeps_its_value(impl, attr, name, when, reques
 )
 def test_marks_set_before_init_keep_their_values(impl, assignments, request):
     if "bufferSize" in assignments:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 2, reset by the base __init__"))
+        request.applymarker(pending("case 2, reset by the base __init__"))
     try:
         proxy = subclass(impl.ProducerConsumerProxy, assignments, "before")(None)
     except ValueError as e:
@@ -88,7 +88,7 @@ def test_marks_set_before_init_keep_their_values(impl, assignments, request):
 
 def test_issue12_case2_buffer_size_set_before_init(impl, request):
     """Issue 12, case 2, as reported."""
-    request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 2"))
+    request.applymarker(pending("case 2"))
     base = impl.ProducerConsumerProxy
 
     class Tuned(base):
@@ -114,7 +114,7 @@ def test_issue12_case2_buffer_size_set_before_init(impl, request):
 def test_as_twisted_does(impl, attr, name, when, request):
     """The same subclass over Twisted's class and over pcp's: the same value, the same registration."""
     if when == "before" and attr in RESET_TODAY:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{PENDING}: case 2, reset by the base __init__"))
+        request.applymarker(pending("case 2, reset by the base __init__"))
     value = VALUES[attr][0]
     seen = []
     for base in (getattr(twisted_pcp, name), getattr(impl, name)):
@@ -162,7 +162,7 @@ def test_subclass_class_attributes_work_on_instances(impl, attrs, name):
 )
 def test_subclass_class_attributes_read_back_on_the_class(impl, attr, value, name, request):
     request.applymarker(
-        pytest.mark.xfail(strict=True, reason=f"{PENDING}: the class attribute is moved into per-class defaults")
+        pending("the class attribute is moved into per-class defaults")
     )
     cls = type("Sub", (getattr(impl, name),), {attr: value})
     assert getattr(cls, attr) == value
