@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 from pcp._reference import ReferenceProxy
 from pcp.bench.parts import CountingConsumer
@@ -38,13 +38,19 @@ class Alternative:
         return self.name == "twisted"
 
 
-def load_alternatives() -> Dict[str, Alternative]:
-    """Every alternative by name (the physical references too); a missing one says why."""
+def load_alternatives(only: Optional[Sequence[str]] = None) -> Dict[str, Alternative]:
+    """Every alternative by name (the physical references too); a missing one says why.
+
+    With *only*, just those are loaded (a measuring process imports nothing else).
+    """
     import pcp
     from pcp._implementations import load
 
+    wanted = set(ALTERNATIVES + tuple(PHYSICAL.values()) if only is None else only)
     alts = {name: Alternative(name) for name in ALTERNATIVES}
-    if pcp.EXTENSIONS:
+    if "compiled" not in wanted:
+        alts["compiled"].missing = "not loaded"
+    elif pcp.EXTENSIONS:
         alts["compiled"].cls = load("compiled").ProducerConsumerProxy
     elif os.environ.get("PCP_NO_EXTENSIONS"):
         alts["compiled"].missing = "disabled by PCP_NO_EXTENSIONS"
@@ -54,7 +60,11 @@ def load_alternatives() -> Dict[str, Alternative]:
     alts["reference"].cls = ReferenceProxy
     alts["reference"].note = "list of chunks, byte count, b''.join on flush (pcp._reference)"
     try:
+        if "twisted" not in wanted:
+            raise LookupError
         from twisted.protocols.pcp import ProducerConsumerProxy as TwistedProxy
+    except LookupError:
+        alts["twisted"].missing = "not loaded"
     except ImportError:
         alts["twisted"].missing = "not installed"
     else:

@@ -11,7 +11,9 @@ proxy, its writes and flushes) and the ~500 instructions of one mark call,
 measured once per worker on an empty segment and subtracted; interpreter
 start-up and imports fall in other segments. The worker's environment is
 fixed (``worker_environment``: ``PYTHONHASHSEED=0`` and only the variables it
-needs), so the same commit gives the same counts run after run.
+needs), it runs without address-space randomisation (``no_aslr``) and sees no
+name that changes between runs, so the same commit gives the same counts run
+after run.
 
 Each segment's instructions spent in ``memcpy``/``memmove`` are counted apart
 (the copies), from callgrind's per-function self costs.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -32,7 +35,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from pcp.bench.workloads import Case, buffered, churn
 
-__all__ = ["Count", "Unavailable", "count_instructions", "parse_segment", "valgrind_version",
+__all__ = ["Count", "Unavailable", "count_instructions", "no_aslr", "parse_segment", "valgrind_version",
            "worker_environment"]
 
 COPY_FUNCTIONS = ("memcpy", "memmove")
@@ -135,6 +138,13 @@ def count_instructions(jobs: Sequence[Tuple[Case, str]], parallel: int = 2,
     return results
 
 
+# Names that change from run to run (a temporary directory, as the working
+# directory or in sys.path) would land in the interpreter's dicts and change
+# the instruction counts by a few hundredths of a percent: the worker runs in
+# a fixed directory, with -c, and reads its jobs from stdin.
+WORKER = "import sys; from pcp.bench.counting import _worker; sys.exit(_worker())"
+
+
 def worker_environment() -> Dict[str, str]:
     """The environment of a measuring process: the same whoever starts it.
 
@@ -154,16 +164,30 @@ def worker_environment() -> Dict[str, str]:
     return env
 
 
+def no_aslr() -> List[str]:
+    """The prefix that runs a command without address-space randomisation (``setarch -R``).
+
+    Valgrind places the client's memory around its own mappings, which the
+    kernel randomises; where the heap lands then decides whether a
+    ``realloc`` grows in place or copies, which moves the counts by a few
+    percent from run to run. Without ``setarch`` the counts still come, less
+    repeatable.
+    """
+    setarch = shutil.which("setarch")
+    return [setarch, platform.machine(), "-R"] if setarch and sys.platform.startswith("linux") else []
+
+
 def _run_worker(exe: str, alt: str, cases: List[Case], prefix: str) -> Dict[Tuple[str, str], Count]:
     os.makedirs(prefix)
-    jobfile = os.path.join(prefix, "jobs.json")
-    with open(jobfile, "w", encoding="utf-8") as fh:
-        json.dump({"alt": alt, "cases": [asdict(case) for case in cases]}, fh)
+    jobs = json.dumps({"alt": alt, "cases": [asdict(case) for case in cases]})
     out = os.path.join(prefix, "cg.out")
     env = worker_environment()
-    command = [exe, "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}",
-               "--compress-strings=no", sys.executable, "-m", "pcp.bench.counting", "--worker", jobfile]
-    proc = subprocess.run(command, env=env, cwd=prefix, capture_output=True, text=True)
+    command = no_aslr() + [exe, "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}",
+               "--compress-strings=no", sys.executable, "-c", WORKER]
+    # The worker runs in the directory of the pcp it measures and reads its jobs
+    # from stdin: no name of a random temporary directory reaches it.
+    proc = subprocess.run(command, env=env, cwd=env["PYTHONPATH"].split(os.pathsep)[0], input=jobs,
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"callgrind worker for {alt} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     # Dump k is written at the k-th mark and holds what ran since mark k-1:
@@ -197,14 +221,13 @@ def warm_up_case(case: Case) -> Case:
     return case
 
 
-def _worker(jobfile: str) -> int:
+def _worker() -> int:
     """Run inside callgrind: the empty segment, then one warm and one counted round per case."""
     from pcp.bench.alternatives import load_alternatives
     from pcp.bench.workloads import build_round
 
-    with open(jobfile, encoding="utf-8") as fh:
-        jobs = json.load(fh)
-    alt = load_alternatives()[jobs["alt"]]
+    jobs = json.load(sys.stdin)
+    alt = load_alternatives(only=[jobs["alt"]])[jobs["alt"]]
     cases = [Case(**fields) for fields in jobs["cases"]]
     mark = os.getppid
     prepared = [build_round(case, alt) for case in cases]
@@ -228,7 +251,5 @@ def _worker(jobfile: str) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--worker"]:
-        sys.exit(_worker(sys.argv[2]))
-    print("usage: python -m pcp.bench.counting --worker JOBS.json (run by count_instructions)", file=sys.stderr)
+    print("pcp.bench.counting is run by count_instructions (python -c, jobs on stdin)", file=sys.stderr)
     sys.exit(2)
