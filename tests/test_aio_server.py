@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import struct
 
 import pytest
 from aio_support import MiB, Peer, aio, open_peer, pattern, serve_peers, stream_digest  # noqa: F401
@@ -189,3 +190,84 @@ def test_start_server_rejects_bad_arguments(aio):
         "connect_timeout must be positive or None, got 0",
         "low_water must be between 0 and buffer_size (5), got 10",
     ]
+
+
+def test_client_reset_right_after_accept_leaves_nothing_open(aio):
+    """A client that connects and resets at once, many times: every Connection ends.
+
+    The reset can reach the server before the task connecting the target has
+    run its first step; cancelling a task that has not started never runs its
+    body, so the connection must be finished by other means (it stayed open
+    forever on uvloop).
+    """
+    n = 300
+
+    async def main():
+        target = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, backlog=512)
+        closed = []
+        server = await pcp.aio.start_server(target.sockets[0].getsockname()[:2], "127.0.0.1", 0,
+                                            backlog=512, on_close=closed.append)
+        loop = asyncio.get_running_loop()
+        address = server.addresses[0]
+        for i in range(n):
+            # Blocking connects complete in the kernel before the server
+            # accepts: a batch is reset while still in the accept queue, and
+            # the server meets each reset right after accepting it.
+            sock = socket.socket()
+            sock.connect(address)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # RST at once
+            if i % 25 == 24:
+                await asyncio.sleep(0.005)
+        deadline = loop.time() + 10
+        while (len(closed) < n or server.connections) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        left = dict(server.connections)
+        server.close()
+        server.abort_connections()
+        await asyncio.wait_for(server.wait_closed(), 5)
+        target.close()
+        return left, closed, server.accepted
+
+    left, closed, accepted = aio(main, timeout=40)
+    assert accepted == n
+    assert left == {}, f"{len(left)} connections still open, e.g. {next(iter(left.values()))!r}"
+    assert len(closed) == n
+    assert all(c.done for c in closed)
+
+
+def test_client_lost_before_the_connect_task_starts(aio):
+    """The client's transport goes before the task connecting the target has run a step.
+
+    ``on_open`` aborts the client's transport: its ``connection_lost`` is
+    queued before the connect task's first step, as when a reset is read in
+    the turn the client was accepted. The task is cancelled before it
+    starts, so its body never runs: the connection must end all the same,
+    with nothing reported to the loop's exception handler.
+    """
+    n = 50
+
+    async def main():
+        target = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        closed = []
+        server = await pcp.aio.start_server(target.sockets[0].getsockname()[:2], "127.0.0.1", 0,
+                                            on_open=lambda conn: conn.client.transport.abort(),
+                                            on_close=closed.append)
+        loop = asyncio.get_running_loop()
+        peers = [await open_peer(server.addresses[0]) for _ in range(n)]
+        deadline = loop.time() + 5
+        while (len(closed) < n or server.connections) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        left = dict(server.connections)
+        for peer in peers:
+            peer.transport.abort()
+        server.close()
+        server.abort_connections()
+        await asyncio.wait_for(server.wait_closed(), 5)
+        target.close()
+        return left, closed
+
+    left, closed = aio(main, timeout=30)
+    assert left == {}, f"{len(left)} connections still open, e.g. {next(iter(left.values()))!r}"
+    assert len(closed) == n
+    assert all(c.stats.ended.startswith("client") and not c.stats.forwarded for c in closed)

@@ -282,41 +282,45 @@ class Connection:
     def connect_target(self, host: str, port: int, *, timeout: Optional[float], **kwargs: Any) -> None:
         """Connect the target side to ``(host, port)`` (the client side is accepted already)."""
         self.target_address = (host, port)
-        task = self.loop.create_task(self._connect(host, port, kwargs))
+        task = self.loop.create_task(self.loop.create_connection(lambda: self.target, host, port, **kwargs))
         self._connect_task = task
+        # The outcome is handled by a done callback, not in a coroutine body:
+        # a task cancelled before its first step (the client reset in the turn
+        # it was accepted) never runs its body, but its callbacks always run.
+        task.add_done_callback(self._connected)
         if timeout is not None:
             # A timer, not asyncio.wait_for: one handle instead of a task and a future per connection.
-            timer = self.loop.call_later(timeout, self._connect_timed_out, task, timeout)
-            task.add_done_callback(lambda _: timer.cancel())
+            self._connect_timer = self.loop.call_later(timeout, self._connect_timed_out, task, timeout)
+
+    _connect_timer: Optional[asyncio.TimerHandle] = None
+    _timed_out: Optional[float] = None
 
     def _connect_timed_out(self, task: "asyncio.Task[Any]", timeout: float) -> None:
         if not task.done():
             self._timed_out = timeout
             task.cancel()
 
-    _timed_out: Optional[float] = None
-
-    async def _connect(self, host: str, port: int, kwargs: Any) -> None:
-        try:
-            await self.loop.create_connection(lambda: self.target, host, port, **kwargs)
-        except asyncio.CancelledError:
-            self._connect_task = None
+    def _connected(self, task: "asyncio.Task[Any]") -> None:
+        """The connect task is over: connected, failed, timed out or cancelled."""
+        self._connect_task = None
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+        if task.cancelled():
             if self._timed_out is None:
-                self._maybe_done()
-                raise
+                self._maybe_done()  # the client went, or the connection was aborted
+                return
             exc: BaseException = asyncio.TimeoutError(f"timed out after {self._timed_out:g}s")
-            self._first_end(f"connecting to the target failed: timed out after {self._timed_out:g}s", exc)
-            if self.client.transport is not None:
-                self.client.transport.close()
-            self._maybe_done()
-        except Exception as exc:  # refused, unreachable, bad address
-            self._connect_task = None
-            self._first_end(f"connecting to the target failed: {error_text(exc)}", exc)
-            if self.client.transport is not None:
-                self.client.transport.close()
-            self._maybe_done()
+            why = f"timed out after {self._timed_out:g}s"
         else:
-            self._connect_task = None
+            error = task.exception()
+            if error is None:
+                return  # connected: the target side's protocol has it from here
+            exc, why = error, error_text(error)  # refused, unreachable, bad address
+        self._first_end(f"connecting to the target failed: {why}", exc)
+        if self.client.transport is not None:
+            self.client.transport.close()
+        self._maybe_done()
 
     # -- events from the sides -----------------------------------------------------------
 
