@@ -124,7 +124,6 @@ def test_clean_user_file_runs(path):
 # Left: instance attributes assigned in __init__ without an annotation
 # (``self.paused = False`` -> ``self.paused: bool = False``).
 PENDING = {
-    "pcp.aio",
     "pcp.bench",
 }
 

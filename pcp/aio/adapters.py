@@ -73,10 +73,10 @@ class TransportConsumer:
     ) -> None:
         self.transport: Optional[asyncio.WriteTransport] = None
         self.producer: Any = None
-        self.streaming = False
-        self.paused = True
-        self.finished = False
-        self.lost = False
+        self.streaming: bool = False
+        self.paused: bool = True
+        self.finished: bool = False
+        self.lost: bool = False
         self.close_on_finish = close_on_finish
         self.on_finish = on_finish
         if transport is not None:
@@ -206,8 +206,8 @@ class TransportProducer:
 
     def __init__(self, transport: Optional[asyncio.ReadTransport] = None) -> None:
         self.transport: Optional[Any] = None
-        self.reading = True
-        self.stopped = False
+        self.reading: bool = True
+        self.stopped: bool = False
         if transport is not None:
             self.attach(transport)
 

@@ -81,8 +81,8 @@ class _SideBase(asyncio.BaseProtocol):
         self.name = name
         self.transport: Optional[Any] = None
         # What is written to this side, and what reads it.
-        self.consumer = TransportConsumer()
-        self.producer = TransportProducer()
+        self.consumer: TransportConsumer = TransportConsumer()
+        self.producer: TransportProducer = TransportProducer()
         self.reading_proxy: Any = None  # the proxy this side's data goes into
         self.eof = False  # this side sent end-of-file
         self.finishing = False  # reading_proxy.finish() was called
@@ -176,15 +176,15 @@ class Connection:
         self.number = number
         self.half_close = half_close
         self.on_close = on_close
-        self.started = loop.time()
+        self.started: float = loop.time()
         self.client_address: Optional[Address] = None
         self.target_address: Optional[Address] = None
-        self.forwarded = False
+        self.forwarded: bool = False
         self.ended: Optional[str] = None
         self.error: Optional[BaseException] = None
         self.stats: Optional[ForwardStats] = None
-        self.closing = False
-        self.dead = False  # being torn down: a side connecting now is dropped at once
+        self.closing: bool = False
+        self.dead: bool = False  # being torn down: a side connecting now is dropped at once
         self._connect_task: Optional["asyncio.Task[Any]"] = None
         self._client_made: Optional[Callable[["Connection"], Any]] = None  # set by a server
         self._waiters: "Optional[asyncio.Future[ForwardStats]]" = None  # made by the first wait_closed()
@@ -208,8 +208,8 @@ class Connection:
                 source.data_received = proxy.write  # type: ignore[attr-defined, union-attr, method-assign, assignment, unused-ignore]
             destination.consumer.on_finish = self._finished_writing(destination)
             self._proxies.append(proxy)
-        self.up = Direction(self._proxies[0], self.target.consumer)
-        self.down = Direction(self._proxies[1], self.client.consumer)
+        self.up: Direction = Direction(self._proxies[0], self.target.consumer)
+        self.down: Direction = Direction(self._proxies[1], self.client.consumer)
         self.buffer_size = buffer_size
         self.low_water = low
 

@@ -74,7 +74,7 @@ class ForwardServer:
         self.connect_timeout = connect_timeout
         self.on_open = on_open
         self.on_close = on_close
-        self.accepted = 0
+        self.accepted: int = 0
         self._open: Dict[int, Connection] = {}
         self.connections: Mapping[int, Connection] = types.MappingProxyType(self._open)
         self._closed = dict(up=0, down=0, pauses=0, peak=0)

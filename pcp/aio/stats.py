@@ -9,7 +9,10 @@ how the connection ended.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+
+if TYPE_CHECKING:
+    from pcp import ProducerConsumerProxy
 
 __all__ = ["Direction", "DirectionStats", "ForwardStats"]
 
@@ -69,8 +72,8 @@ class Direction:
 
     __slots__ = ("proxy", "_consumer")
 
-    def __init__(self, proxy: Any, consumer: Any) -> None:
-        self.proxy = proxy
+    def __init__(self, proxy: "ProducerConsumerProxy", consumer: Any) -> None:
+        self.proxy: "ProducerConsumerProxy" = proxy
         self._consumer = consumer
 
     @property
