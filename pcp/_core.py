@@ -53,13 +53,7 @@ def _mark(value: Any, name: str) -> int:
 
 
 class BasicCore:
-    """I can act as a man in the middle between any Producer and Consumer.
-
-    As a consumer I accept ``write`` from the producer registered with me; as a
-    producer I pass data on to my consumer, buffering it while I am paused.
-    Pause and resume are relayed to a streaming producer; a pull producer is
-    pulled while I want data.
-    """
+    """The behaviour of ``pcp.BasicProducerConsumerProxy`` (whose docstring says what it is)."""
 
     def __cinit__(self, *args: Any, **kwargs: Any) -> None:
         if type(self) is BasicCore or type(self) is BufferedCore:
@@ -599,15 +593,7 @@ class BasicCore:
 
 
 class BufferedCore(BasicCore):
-    """ProducerConsumerProxy with a finite buffer.
-
-    When my buffer reaches ``bufferSize`` (the high-water mark, 65536 by
-    default) I pause my streaming producer, once, and resume it when the
-    buffer falls to ``lowWater`` (``bufferSize // 4`` unless set). My own
-    pause is not relayed upstream. ``maxBufferSize`` (off by default) is a hard
-    cap: a write past it raises ``pcp.BufferFull``. Subclasses may override
-    ``_writeSomeData`` to model a consumer that takes only part of a write.
-    """
+    """The behaviour of ``pcp.ProducerConsumerProxy`` (whose docstring says what it is)."""
 
     def pauseProducing(self) -> None:
         """Buffer what is written to me; my producer is paused by the buffer, not by this."""

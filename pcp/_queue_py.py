@@ -50,15 +50,24 @@ class ByteQueue:
         return n
 
     def peek(self) -> bytes:
-        """Everything held, oldest first, as one bytes object; nothing is removed."""
+        """Everything held, oldest first, as one bytes object; nothing is removed.
+
+        Several chunks are joined once and kept joined, so a peek that is
+        not consumed (a consumer that raised) costs no second join.
+        """
         chunks = self._chunks
         if len(chunks) == 1 and not self._offset:
             return chunks[0]
-        if not self._offset:
-            return b"".join(chunks)
-        first = memoryview(chunks[0])[self._offset :]
-        with first:
-            return b"".join([first, *list(chunks)[1:]])
+        if not chunks:
+            return b""
+        if self._offset:
+            with memoryview(chunks[0]) as first, first[self._offset :] as rest:
+                joined = b"".join([rest, *list(chunks)[1:]])
+        else:
+            joined = b"".join(chunks)
+        self._chunks = deque([joined])
+        self._offset = 0
+        return joined
 
     def consume(self, n: int) -> None:
         """Drop the oldest *n* bytes (0 <= n <= size)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-CORE_FIXED = False
+CORE_FIXED = True
 
 
 def pending(why: str) -> pytest.MarkDecorator:
