@@ -271,3 +271,78 @@ def test_client_lost_before_the_connect_task_starts(aio):
     assert left == {}, f"{len(left)} connections still open, e.g. {next(iter(left.values()))!r}"
     assert len(closed) == n
     assert all(c.stats.ended.startswith("client") and not c.stats.forwarded for c in closed)
+
+
+def test_finished_connections_leave_no_cycles(aio):
+    """A finished connection is freed by reference counting: none of pcp's objects wait for the GC.
+
+    Each used to leave some 35 objects in reference cycles (sides and their
+    connection, the consumers' bound writes and callbacks, the producers'
+    transports): collecting them cost a fifth of a short connection's CPU.
+    """
+    import gc
+
+    from pcp.aio import adapters, connection
+
+    ours = (connection.Connection, connection._SideBase, adapters.TransportConsumer,
+            adapters.TransportProducer, pcp.ProducerConsumerProxy)
+
+    async def main():
+        echo = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        closed = []
+        server = await pcp.aio.start_server(echo.sockets[0].getsockname()[:2], "127.0.0.1", 0,
+                                            on_close=lambda conn: closed.append(conn.stats))
+        loop = asyncio.get_running_loop()
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(20):
+                peer = await open_peer(server.addresses[0])
+                await peer.eof
+                peer.transport.close()
+                await peer.lost
+            deadline = loop.time() + 5
+            while len(closed) < 20 and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            gc.collect()
+            cyclic = [type(o).__name__ for o in gc.garbage if isinstance(o, ours)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        server.close()
+        await server.wait_closed()
+        echo.close()
+        return cyclic, closed
+
+    cyclic, closed = aio(main, timeout=30)
+    assert len(closed) == 20 and all(s.forwarded for s in closed)
+    assert cyclic == []
+
+
+def test_start_server_on_a_socket_of_ones_own(aio):
+    async def main():
+        echo = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        target = echo.sockets[0].getsockname()[:2]
+        sock = socket.create_server(("127.0.0.1", 0))
+        address = sock.getsockname()
+        with pytest.raises(ValueError, match="not both"):
+            await pcp.aio.start_server(target, "127.0.0.1", sock=sock)
+        with pytest.raises(TypeError, match="socket.socket"):
+            await pcp.aio.start_server(target, sock=sock.fileno())
+        closed = []
+        server = await pcp.aio.start_server(target, sock=sock, on_close=closed.append)
+        assert server.addresses == [address]
+        peer = await open_peer(address)
+        await peer.eof  # the target closed: its end-of-file came through
+        peer.transport.close()
+        while not closed:
+            await asyncio.sleep(0.01)
+        server.close()
+        await server.wait_closed()
+        echo.close()
+        return closed[0].stats, sock.fileno()
+
+    stats, fileno = aio(main)
+    assert stats.forwarded and stats.ended == "target closed"
+    assert fileno == -1  # closed with the server

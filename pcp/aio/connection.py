@@ -73,6 +73,22 @@ def _describe(exc: Optional[BaseException]) -> str:
     return "closed" if exc is None else f"lost ({error_text(exc)})"
 
 
+class _Ended:
+    """What a finished connection's sides point to instead of it (no cycle): late events do nothing."""
+
+    def _made(self, side: Any, transport: Any) -> None:
+        transport.abort()
+
+    def _eof(self, side: Any) -> bool:
+        return True
+
+    def _lost(self, side: Any, exc: Optional[BaseException]) -> None:
+        pass
+
+
+_ENDED = _Ended()
+
+
 class _SideBase(asyncio.BaseProtocol):
     """What both kinds of side share: the protocol of one of the two connections."""
 
@@ -461,11 +477,28 @@ class Connection:
             side.__dict__.pop("data_received", None)
         if self._waiters is not None and not self._waiters.done():
             self._waiters.set_result(self.stats)
-        if self.on_close is not None:
+        on_close, self.on_close = self.on_close, None  # called once; a bound method would be a cycle
+        if on_close is not None:
             try:
-                self.on_close(self)
+                on_close(self)
             except Exception as exc:
                 self.loop.call_exception_handler(
                     {"message": "pcp.aio: exception in on_close callback", "exception": exc,
                      "connection": self}
                 )
+        self._release()
+
+    def _release(self) -> None:
+        """Break the reference cycles of a finished connection, so that it is freed when dropped.
+
+        Otherwise each connection leaves some 35 objects in cycles to the
+        garbage collector: a fifth of a short connection's CPU time.
+        """
+        for side in (self.client, self.target):
+            side.producer.transport = None
+            consumer = side.consumer
+            consumer.__dict__.pop("write", None)  # the transport's bound write
+            consumer.on_finish = None  # a closure over this connection
+            consumer.producer = None
+            side.connection = _ENDED  # type: ignore[assignment]  # what a late event meets
+        self._client_made = None

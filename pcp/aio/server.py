@@ -15,6 +15,7 @@ counters of all connections so far.
 from __future__ import annotations
 
 import asyncio
+import socket
 import types
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -189,6 +190,7 @@ async def start_server(
     host: Union[str, Sequence[str], None] = None,
     port: int = 0,
     *,
+    sock: Optional[socket.socket] = None,
     backlog: int = 100,
     connect_timeout: Optional[float] = 30.0,
     buffer_size: int = 65536,
@@ -202,7 +204,9 @@ async def start_server(
     """Listen on *host*:*port* and forward each connection to *connect* ``(host, port)``.
 
     *host* and *port* are as for ``loop.create_server`` (None: all
-    interfaces; port 0: any free port, see ``server.addresses``). Each
+    interfaces; port 0: any free port, see ``server.addresses``), or *sock*,
+    a bound TCP socket of your own (then *host* and *port* stay unset; the
+    loop calls ``listen(backlog)`` on it and closes it with the server). Each
     accepted connection is not read until the target is connected (within
     *connect_timeout* seconds, None for no limit); if that fails the client's
     connection is closed and the ``Connection`` ends with ``forwarded``
@@ -221,10 +225,18 @@ async def start_server(
     if connect_timeout is not None and not connect_timeout > 0:
         raise ValueError(f"connect_timeout must be positive or None, got {connect_timeout!r}")
     low = check_marks(buffer_size, low_water, read_size)
+    if sock is not None:
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+        if host is not None or port != 0:
+            raise ValueError("give host and port, or sock, not both")
     server = ForwardServer(connect, buffer_size=buffer_size, low_water=low, half_close=half_close,
                            read_size=read_size, connect_timeout=connect_timeout,
                            on_open=on_open, on_close=on_close)
     loop = asyncio.get_running_loop()
     create: Any = loop.create_server  # host may be a sequence: typeshed's overloads disagree
-    server._server = await create(server._accept, host, port, backlog=backlog, reuse_address=reuse_address)
+    if sock is not None:
+        server._server = await create(server._accept, sock=sock, backlog=backlog)
+    else:
+        server._server = await create(server._accept, host, port, backlog=backlog, reuse_address=reuse_address)
     return server

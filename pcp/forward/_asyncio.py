@@ -4,8 +4,11 @@ Each accepted socket becomes a ``pcp.aio`` connection: a
 ``pcp.ProducerConsumerProxy`` each way between the client's transport and
 the target's, with the transports' write-buffer limits following pcp's marks
 and half-closes forwarded. The listening socket is pcp-forward's own (see
-``pcp.forward._listen``), watched with ``loop.add_reader`` so that accepting
-can stop at ``--max-connections`` and on shutdown.
+``pcp.forward._listen``). Without ``--max-connections`` the loop accepts from
+it (``loop.create_server(sock=...)``: its accept, in C on uvloop, makes each
+transport with no task of ours); with ``--max-connections`` pcp-forward
+accepts itself, watching the socket with ``loop.add_reader`` so that
+accepting can stop at the limit (an asyncio or uvloop server cannot pause).
 """
 
 from __future__ import annotations
@@ -134,6 +137,20 @@ class AsyncioBackend(Backend):
         self.service: Optional[Service] = None
         self.tasks: Set["asyncio.Task[None]"] = set()
         self.stopped: "asyncio.Future[int]" = loop.create_future()
+        self.server: Optional[asyncio.AbstractServer] = None  # the loop's own accept, if used
+
+    async def serve(self) -> None:
+        """Start accepting: the loop's own accept when no limit is set, else ours."""
+        service = self.service
+        if self.listener is None or service is None:
+            return
+        if service.settings.max_connections is None:
+            # backlog: create_server calls listen() again; keep ours.
+            self.server = await self.loop.create_server(self._link, sock=self.listener.sock,
+                                                        backlog=service.settings.backlog)
+            self.reading = True
+        else:
+            self.set_accepting(True)
 
     def now(self) -> float:
         """The loop's clock."""
@@ -144,8 +161,8 @@ class AsyncioBackend(Backend):
         return self.loop.call_later(delay, function)
 
     def set_accepting(self, accepting: bool) -> None:
-        """Watch the listening socket or not."""
-        if self.listener is None or accepting == self.reading:
+        """Watch the listening socket or not (the loop's own accept cannot pause: see ``serve``)."""
+        if self.listener is None or accepting == self.reading or self.server is not None:
             return
         self.reading = accepting
         if accepting:
@@ -156,6 +173,8 @@ class AsyncioBackend(Backend):
     def close_listener(self) -> None:
         """Close the listening socket."""
         self.set_accepting(False)
+        if self.server is not None:
+            self.server.close()  # closes the listening socket too
         if self.listener is not None:
             self.listener.sock.close()
             self.listener = None
@@ -171,19 +190,46 @@ class AsyncioBackend(Backend):
             return
         room = service.room(ACCEPT_BATCH)
         accepted, failure = accept_some(self.listener.sock, room) if room else ([], None)
-        settings = service.settings
         for sock, address in accepted:
-            link = Link(self.loop, buffer_size=settings.buffer_size or _DEFAULT_BUFFER,
-                        low_water=settings.low_water, read_size=settings.read_size)
-            record = Forwarding(service, show_address(str(address[0]), address[1]), link)
-            link.on_close = record.closed
-            service.accepted(record)
-            link.number = record.number
+            link = self._new_link()
+            record = self._record(link, address)
             task = self.loop.create_task(self._start(sock, record))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         if failure is not None:
             service.accept_failed(failure)
+
+    def _new_link(self) -> Link:
+        assert self.service is not None
+        settings = self.service.settings
+        return Link(self.loop, buffer_size=settings.buffer_size or _DEFAULT_BUFFER,
+                    low_water=settings.low_water, read_size=settings.read_size)
+
+    def _record(self, link: Link, address: Any) -> Forwarding:
+        service = self.service
+        assert service is not None
+        client = show_address(str(address[0]), address[1]) if address else "an unknown address"
+        record = Forwarding(service, client, link)
+        link.on_close = record.closed
+        service.accepted(record)
+        link.number = record.number
+        return record
+
+    def _link(self) -> asyncio.BaseProtocol:
+        """The loop's server accepted a connection: its client side (see ``_client_made``)."""
+        link = self._new_link()
+        link._client_made = self._client_made
+        return link.client
+
+    def _client_made(self, link: Link) -> None:
+        # The client's transport is made (the loop's own accept): record it,
+        # then connect its target; one task per connection, as in any
+        # asyncio forwarder.
+        record = self._record(link, link.client_address)
+        task = self.loop.create_task(record.connect(self.loop))
+        record.connecting = task  # cancelled if the client goes before the task has started
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _start(self, sock: socket.socket, record: Forwarding) -> None:
         link = record.link
@@ -237,7 +283,7 @@ async def _serve(settings: Settings, listener: Listener, metrics: Optional[Liste
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, service.shutdown, signal.Signals(number).name)
     try:
-        backend.set_accepting(True)
+        await backend.serve()
         service.start_stats()
         started(service, metrics_at)
         code = await backend.stopped
