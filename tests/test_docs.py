@@ -5,7 +5,10 @@
 - the README's Develop commands are exactly the ones CI runs (``.ci/run``);
 - the README's links and images are absolute (a relative one breaks on the
   package index page, which shows the README);
-- every program in ``examples/`` is shown in the docs, included from its file;
+- every program in ``examples/`` is shown in the docs, included from its file,
+  and where a page shows a deterministic example's output, it is what the
+  example prints;
+- every test the README's guarantees table cites exists;
 - the guarantees table the docs include from the README is there.
 
 The site itself is built, warnings as errors, by ``.ci/run``.
@@ -168,6 +171,31 @@ def test_the_reference_check_sees_a_missing_test() -> None:
         ("tests/test_proxy.py", "test_nor_this"),
         ("tests/gone.py", ""),
     ]
+
+
+# Examples whose output is the same on every run: the page shows it verbatim.
+SHOWN_OUTPUT = {
+    "quickstart.py": "quickstart.md",
+    "hard_cap.py": "quickstart.md",
+    "ring_buffer.py": "ringbuffer.md",
+}
+
+
+@pytest.mark.parametrize("example, page", sorted(SHOWN_OUTPUT.items()))
+def test_the_output_the_docs_show_is_what_the_example_prints(example: str, page: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / example)],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+    )
+    assert result.returncode == 0, result.stderr
+    # The page shows a run of the compiled extension; the twin says so in its place.
+    printed = result.stdout.replace("implementation pure Python", "implementation compiled")
+    shown = [block for _, block in code_blocks((ROOT / "docs" / page).read_text(encoding="utf-8"), "text")]
+    assert printed in shown, f"docs/{page} shows none of examples/{example}'s output:\n{printed}"
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
