@@ -523,8 +523,7 @@ class BasicCore:
 
     def _passThrough(self, data: Any) -> None:
         """Hand *data* to the consumer now; buffer what it did not take."""
-        queue = self._queue
-        payload = queue.as_bytes(data)
+        payload = data if type(data) is bytes else self._queue.as_bytes(data)
         n = len(payload)
         if n == 0:
             return
@@ -532,20 +531,24 @@ class BasicCore:
             self._checkCap(n)
         if self._writeHook is not None:
             # The rest of a partial write must find room without allocating.
-            queue.reserve_front()
+            self._queue.reserve_front()
         self._sending = True
         try:
-            sent = self._send(payload)
+            if self._writeHook is None and self._consumerWrite is not None:
+                self._consumerWrite(payload)  # the common case: the consumer takes it all
+                sent = n
+            else:
+                sent = self._send(payload)
         finally:
             self._sending = False
         self._outstandingPull = False
         self._sent += sent
         if sent < n:
-            queue.push_front(payload, sent)
-        if queue.size:
+            self._queue.push_front(payload, sent)
+        if self._queue.size:
             # The rest of a partial write, or writes made while it was sent.
-            if queue.size > self._peak:
-                self._peak = queue.size
+            if self._queue.size > self._peak:
+                self._peak = self._queue.size
             self._checkHigh()
             if self._wantsWrites():
                 self._drain()

@@ -49,16 +49,16 @@ cdef class BasicCore:
     @cython.final
     cdef void _checkMarks(self) except *
     @cython.final
-    cdef bint _wantsWrites(self) noexcept
+    cdef inline bint _wantsWrites(self) noexcept
     @cython.final
     cdef void _buffer(self, object data) except *
     @cython.final
     cdef void _checkCap(self, Py_ssize_t n) except *
     @cython.final
     @cython.locals(payload=bytes, n=Py_ssize_t, sent=Py_ssize_t)
-    cdef void _passThrough(self, object data) except *
+    cdef inline void _passThrough(self, object data) except *
     @cython.final
-    cdef Py_ssize_t _send(self, bytes data) except -1
+    cdef inline Py_ssize_t _send(self, bytes data) except -1
     @cython.final
     @cython.locals(total=Py_ssize_t, sent=Py_ssize_t, data=bytes)
     cdef Py_ssize_t _drain(self) except -1
