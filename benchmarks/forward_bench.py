@@ -13,6 +13,8 @@ A script, not a pytest module. Forwarders, each its own process listening on
 - ``pcp-forward``: the ``pcp-forward`` command on its Twisted loop;
 - ``pcp-forward asyncio`` / ``pcp-forward uvloop``: the same command with
   ``--loop asyncio|uvloop`` (rows left out when the command has no ``--loop``);
+  ``pcp-forward uvloop quiet`` (only with ``--only``) adds ``--log-level
+  notice``, leaving out its two log lines per connection;
 - ``pcp.aio asyncio`` / ``pcp.aio uvloop``: ``pcp.aio.start_server``;
 - ``plain asyncio`` / ``plain uvloop``: a plain Protocol forwarder written here
   (``data_received`` -> ``write``, ``pause_writing`` -> ``pause_reading``, the
@@ -268,6 +270,8 @@ def forwarder_specs(extra: List[str]) -> Dict[str, Tuple[List[str], str]]:
     if with_loop:
         for loop in loops:
             specs[f"pcp-forward {loop}"] = (cli + ["--loop", loop], "log")
+        # Without its two log lines per connection (asked for by --only only).
+        specs[f"pcp-forward {loops[-1]} quiet"] = (cli + ["--loop", loops[-1], "--log-level", "notice"], "log")
     for loop in loops:
         specs[f"pcp.aio {loop}"] = (["-c", PCP_AIO, loop, "{port}"], "stdout")
     for loop in loops:
@@ -679,7 +683,10 @@ def report_ratios(results: Dict[str, Dict[str, List[float]]], rate_key: str, wha
         ("pcp.aio asyncio", "streams asyncio", "cpu"),
         ("pcp-forward uvloop", "plain uvloop", "cpu"),
         ("pcp-forward uvloop", "streams uvloop", "cpu"),
+        ("pcp-forward uvloop quiet", "plain uvloop", "cpu"),
         ("pcp.aio uvloop", "plain uvloop", rate_key),
+        ("pcp-forward uvloop", "plain uvloop", rate_key),
+        ("pcp-forward uvloop quiet", "plain uvloop", rate_key),
         ("pcp.aio uvloop", "portforward", rate_key),
         ("pcp.aio asyncio", "portforward", rate_key),
         ("pcp-forward uvloop", "portforward", rate_key),
@@ -720,7 +727,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.skip_slow:  # its meaning since the first version: the throughput part only
         args.skip_requests = args.skip_churn = args.skip_slow_sink = True
     specs = forwarder_specs(args.pcp_args.split())
-    all_names = [n for n in specs if n != "naive"]
+    all_names = [n for n in specs if n != "naive" and not n.endswith(" quiet")]
     try:
         import twisted  # noqa: F401
     except ImportError:

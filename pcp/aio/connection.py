@@ -342,12 +342,15 @@ class Connection:
 
     def _made(self, side: _SideBase, transport: Any) -> None:
         side.transport = transport
-        # Not read until both sides are joined. uvloop, and asyncio before
-        # 3.11, start reading after connection_made whatever they were told
-        # there: pause again, one callback later, before the first poll.
-        transport.pause_reading()
-        if self._hold:
-            self.loop.call_soon(self._hold_reading, side)
+        other = self.target if side is self.client else self.client
+        if other.transport is None or self.dead:
+            # Not read until both sides are joined. uvloop, and asyncio before
+            # 3.11, start reading after connection_made whatever they were told
+            # there: pause again, one callback later, before the first poll.
+            # (The side that joins a connected partner is read at once.)
+            transport.pause_reading()
+            if self._hold:
+                self.loop.call_soon(self._hold_reading, side)
         address = transport.get_extra_info("peername")
         if side is self.client:
             self.client_address = address
