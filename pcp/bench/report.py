@@ -20,7 +20,8 @@ UNITS = {
     "memory": "peak traced memory of one fresh round (tracemalloc)",
     "resident": "growth of peak resident memory over one fresh round (VmHWM)",
     "cpu": "forwarder CPU seconds per GiB, loopback (benchmarks/forward_bench.py)",
-    "time": "per write, best of interleaved fresh rounds; ratio = median of paired rounds [95% interval]",
+    "time": "per write, best of interleaved fresh rounds, each in a forked child (first-touch page faults "
+            "included); ratio = median of paired rounds [95% interval]",
 }
 
 
@@ -101,7 +102,7 @@ def environment() -> Dict[str, Any]:
     except ImportError:
         twisted_version = None
     try:
-        load = os.getloadavg()[0]
+        load = round(os.getloadavg()[0], 2)
     except OSError:
         load = None
     return {
