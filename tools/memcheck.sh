@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the ring and proxy tests under valgrind memcheck, against a debug build of pcp.
+# Run the ring, queue and proxy tests under valgrind memcheck, against a debug build of pcp.
 #
 #   tools/memcheck.sh [pytest arguments...]
 #
@@ -59,9 +59,9 @@ if [ "$#" -eq 0 ]; then
   set -- tests/test_ring.py tests/test_ring_properties.py tests/test_proxy.py \
     tests/test_proxy_differential.py tests/test_twisted_port.py tests/test_state_machine.py \
     tests/test_reentrancy.py tests/test_hard_cap.py tests/test_fuzz_regressions.py \
-    tests/test_subclass_init.py \
+    tests/test_subclass_init.py tests/test_queue.py \
     -k "not twin and not real_transport"
-  for f in "${@:1:10}"; do [ -e "$f" ] || { echo "missing $f" >&2; exit 2; }; done
+  for f in "${@:1:11}"; do [ -e "$f" ] || { echo "missing $f" >&2; exit 2; }; done
 fi
 
 rm -f "$work"/valgrind.*.log
