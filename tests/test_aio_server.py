@@ -346,3 +346,45 @@ def test_start_server_on_a_socket_of_ones_own(aio):
     stats, fileno = aio(main)
     assert stats.forwarded and stats.ended == "target closed"
     assert fileno == -1  # closed with the server
+
+
+def test_target_made_after_the_abort_and_its_connect_cancelled_still_ends(aio):
+    """The connection is aborted while its target connects; the target's transport is then made
+    and the connect task cancelled before it resumes.
+
+    uvloop's create_connection closes such a transport's handle directly:
+    its connection_lost never comes (about 1 in 25 "second signal while
+    connecting" runs of pcp-forward on uvloop waited for it in vain). The
+    connection must not wait for it.
+    """
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        target = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        ls = socket.create_server(("127.0.0.1", 0))
+        ls.setblocking(False)
+        client_sock = socket.socket()
+        client_sock.setblocking(False)
+        accepted, _ = await asyncio.gather(loop.sock_accept(ls), loop.sock_connect(client_sock, ls.getsockname()))
+        conn = pcp.aio.Connection(loop)
+        await loop.connect_accepted_socket(lambda: conn.client, accepted[0])
+        host, port = target.sockets[0].getsockname()[:2]
+        task = loop.create_task(loop.create_connection(lambda: conn.target, host, port))
+        made = conn.target.connection_made
+
+        def connection_made(transport):
+            conn.abort()  # the second signal: dead before the target's transport is made
+            task.cancel()  # the connect, cut too: it has not resumed yet
+            made(transport)
+
+        conn.target.connection_made = connection_made
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        stats = await asyncio.wait_for(conn.wait_closed(), 5)
+        client_sock.close()
+        ls.close()
+        target.close()
+        return stats
+
+    stats = aio(main)
+    assert stats.ended == "aborted" and not stats.forwarded

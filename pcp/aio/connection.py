@@ -286,7 +286,10 @@ class Connection:
             return
         self.dead = True
         self._first_end("aborted")
-        if self._connect_task is not None:
+        if self._connect_task is not None and self.target.transport is None:
+            # Only while connecting: cancelled once the target's transport is
+            # made, uvloop's create_connection would close it without its
+            # connection_lost; aborting the transport ends the task too.
             self._connect_task.cancel()
         for side in (self.client, self.target):
             if side.transport is not None:
@@ -312,7 +315,7 @@ class Connection:
     _timed_out: Optional[float] = None
 
     def _connect_timed_out(self, task: "asyncio.Task[Any]", timeout: float) -> None:
-        if not task.done():
+        if not task.done() and self.target.transport is None:  # made: connected in time
             self._timed_out = timeout
             task.cancel()
 
@@ -331,7 +334,8 @@ class Connection:
         else:
             error = task.exception()
             if error is None:
-                return  # connected: the target side's protocol has it from here
+                self._maybe_done()  # connected (and maybe aborted since: then it ends now)
+                return
             exc, why = error, error_text(error)  # refused, unreachable, bad address
         self._first_end(f"connecting to the target failed: {why}", exc)
         if self.client.transport is not None:
@@ -357,7 +361,13 @@ class Connection:
         else:
             self.target_address = address
         if self.dead:  # aborted, or the client was lost, while this side was connecting
+            # Dropped, and not waited for: uvloop never reports connection_lost
+            # for a transport whose create_connection is cancelled before it
+            # resumes (it closes the handle directly), which is what cut it.
+            side.transport = None
+            side.lost = True
             transport.abort()
+            self._maybe_done()
             return
         writer = self._proxies[1] if side is self.client else self._proxies[0]
         set_limits(transport, high=writer.bufferSize, low=writer.lowWater)
@@ -417,8 +427,17 @@ class Connection:
         return finished
 
     def _lost(self, side: _SideBase, exc: Optional[BaseException]) -> None:
+        if side.lost:
+            # Dropped as it was made (see _made), or reported twice (asyncio
+            # 3.11 can, when a transport closed from inside its own callbacks).
+            return
         side.lost = True
         side.transport = None
+        # Nothing may pause, resume or abort this transport any more: asyncio
+        # 3.11 reports connection_lost a second time (a traceback from
+        # _call_connection_lost) when a transport that closed on its own
+        # after draining is aborted, e.g. by a proxy stopping its producer.
+        side.producer.transport = None
         self._first_end(f"{side.name} {_describe(exc)}", exc)
         other = self.target if side is self.client else self.client
         writer = other.reading_proxy  # the proxy writing to *side*

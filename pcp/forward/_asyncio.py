@@ -104,7 +104,8 @@ class Forwarding(Connection):
             self.connecting = None
 
     def _time_out(self) -> None:
-        if self.connecting is not None:
+        # Not once the target's transport is made (connected in time): see abort.
+        if self.connecting is not None and self.link.target.transport is None:
             self.timed_out = True
             self.connecting.cancel()
 
