@@ -11,7 +11,7 @@ class CountingConsumer:
     """A consumer whose write only counts the bytes (or characters) it is given."""
 
     def __init__(self) -> None:
-        self.received = 0
+        self.received: int = 0
         self.producer: Any = None
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:
@@ -31,9 +31,9 @@ class StreamingProducer:
     """A push producer that counts how often it is paused and resumed."""
 
     def __init__(self) -> None:
-        self.paused = False
-        self.pauses = 0
-        self.resumes = 0
+        self.paused: bool = False
+        self.pauses: int = 0
+        self.resumes: int = 0
 
     def pauseProducing(self) -> None:
         """Count a pause."""
@@ -54,7 +54,7 @@ class PullProducer:
 
     def __init__(self, chunk: Any, budget: int) -> None:
         self.chunk = chunk
-        self.left = budget
+        self.left: int = budget
         self.consumer: Any = None
 
     def resumeProducing(self) -> None:
