@@ -62,8 +62,9 @@ def test_metrics_show_the_live_counters_during_a_transfer(forwarder):
         # Wait until the forwarder holds a full buffer (the target reads nothing now).
         for _ in range(200):
             during = scrape(port)
-            if during[("pcp_forward_pauses_total", 'direction="up"')] >= 1:
-                break
+            if (during[("pcp_forward_pauses_total", 'direction="up"')] >= 1
+                    and during[("pcp_forward_buffered_bytes", 'direction="up"')] > 0):
+                break  # paused, and holding bytes now (an earlier pause may have drained)
             threading.Event().wait(0.02)
         resume.set()
         assert recv_all(client) == (0, sha(b""))
