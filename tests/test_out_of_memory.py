@@ -96,9 +96,9 @@ def _skip_compiled() -> None:
 
 @needs_nomemory
 @pytest.mark.parametrize("scenario", list(oom_driver.SCENARIOS))
+@pytest.mark.compiled_only
 def test_every_single_allocation_failure_is_survived(scenario, request):
     """Compiled: allocation k fails alone, for every k the operation reaches."""
-    _skip_compiled()
     if scenario in SWEEP_PENDING:
         request.applymarker(pending(SWEEP_PENDING[scenario]))
     report, noise = run_driver("compiled", "sweep", scenario)
@@ -139,9 +139,9 @@ def test_issue12_case1_partial_write_of_300_mib_under_rlimit(kind):
 
 
 @needs_nomemory
+@pytest.mark.compiled_only
 def test_the_sweep_sees_a_partly_accepted_write():
     """Negative control: writes split in two core calls are caught, partly accepted, by the sweep."""
-    _skip_compiled()
     report, _ = run_driver("broken", "sweep", "paused_write_small", "passthrough_bytes")
     found = [line for p in report["problems"] for line in p["problems"]]
     assert any("partly accepted" in line for line in found), report
@@ -149,9 +149,9 @@ def test_the_sweep_sees_a_partly_accepted_write():
 
 
 @needs_nomemory
+@pytest.mark.compiled_only
 def test_injected_failure_points(capsys):
     """How many single-allocation failures the sweep injects (compiled), all scenarios together."""
-    _skip_compiled()
     report, _ = run_driver("compiled", "sweep", *oom_driver.SCENARIOS)
     with capsys.disabled():
         print(
