@@ -241,8 +241,13 @@ cdef class ByteQueue:
         After reserve_front it cannot fail, unless the oldest segment was
         partly consumed (its rest is then copied), which the proxies never do.
         """
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(data) - start
-        if n <= 0:
+        cdef Py_ssize_t n
+        if data is None:
+            raise TypeError("push_front() argument 'data' must be bytes, not NoneType")
+        if start < 0 or start > PyBytes_GET_SIZE(data):
+            raise ValueError(f"start {start} is outside 0..{PyBytes_GET_SIZE(data)}")
+        n = PyBytes_GET_SIZE(data) - start
+        if n == 0:
             return 0
         if self._head == 0:
             self.reserve_front()

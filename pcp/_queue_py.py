@@ -85,8 +85,12 @@ class ByteQueue:
 
     def push_front(self, data: bytes, start: int) -> None:
         """Put data[start:] (by reference) before everything held."""
+        if type(data) is not bytes:
+            raise TypeError(f"push_front() argument 'data' must be bytes, not {type(data).__name__}")
+        if start < 0 or start > len(data):
+            raise ValueError(f"start {start} is outside 0..{len(data)}")
         n = len(data) - start
-        if n <= 0:
+        if n == 0:
             return
         if self._offset:
             self._chunks[0] = self._chunks[0][self._offset :]

@@ -7,14 +7,15 @@ import tracemalloc
 
 import pytest
 
-from conftest import NO_EXTENSIONS
-
-
 @pytest.fixture(params=["compiled", "twin"])
-def ByteQueue(request):
-    if request.param == "compiled":
-        if NO_EXTENSIONS:
-            pytest.skip("PCP_NO_EXTENSIONS is set")
+def kind(request):
+    """Which implementation (the twin run deselects "compiled")."""
+    return request.param
+
+
+@pytest.fixture
+def ByteQueue(kind):
+    if kind == "compiled":
         from pcp._queue import ByteQueue as cls
     else:
         from pcp._queue_py import ByteQueue as cls
@@ -44,9 +45,8 @@ def test_a_handed_out_block_never_changes(ByteQueue):
     assert first == b"a" * 100
 
 
+@pytest.mark.compiled_only
 def test_the_consumer_receives_the_block_itself():
-    if NO_EXTENSIONS:
-        pytest.skip("PCP_NO_EXTENSIONS is set")
     from pcp._queue import ByteQueue
 
     # One copy per small write: after 16 MiB of 64-byte writes and one peek,
@@ -156,3 +156,14 @@ def test_random_operations_match_a_model(ByteQueue):
             model[:0] = rest[start:]
         assert q.size == len(model)
     assert q.peek() == model
+
+
+@pytest.mark.parametrize("start", [-2, 4])
+def test_push_front_checks_its_arguments(ByteQueue, start):
+    q = ByteQueue()
+    q.append(b"abc")
+    with pytest.raises(ValueError, match="outside 0..3"):
+        q.push_front(b"xyz", start)
+    with pytest.raises(TypeError):
+        q.push_front(None, 0)
+    assert q.peek() == b"abc"
