@@ -44,7 +44,7 @@ def _new_queue() -> Any:
 
 
 def _mark(value: Any, name: str) -> int:
-    n = _index(value)
+    n = int(_index(value))  # an int, not a bool, on 3.9 too
     if n < 0:
         raise ValueError(f"{name} must be >= 0, got {n}")
     if n > _NO_MARK:
@@ -648,13 +648,13 @@ def _checkSent(result: Any, n: int) -> int:
     result is wrong (compiled, ``sent`` is a C integer).
     """
     try:
-        sent = _index(result)
+        sent = int(_index(result))
     except TypeError:
         raise TypeError(f"_writeSomeData must return an int, not {type(result).__name__!r}") from None
     except OverflowError:
         sent = -1  # beyond a C integer: out of range all the same
     if sent < 0 or sent > n:
-        raise ValueError(f"_writeSomeData returned {_index(result)} for {n} bytes")
+        raise ValueError(f"_writeSomeData returned {int(_index(result))} for {n} bytes")
     return sent
 
 

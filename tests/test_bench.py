@@ -221,7 +221,7 @@ def test_instruction_counts_repeat_exactly_and_cover_only_the_round():
 def test_traced_peak_repeats_and_charges_what_a_proxy_keeps():
     case = workloads.buffered(10**4, "fresh")
     ref = memory.traced_peak(case, ALTS["reference"])
-    assert ref == pytest.approx(memory.traced_peak(case, ALTS["reference"]), rel=1e-4)
+    assert ref == pytest.approx(memory.traced_peak(case, ALTS["reference"]), rel=1e-3)  # within 0.1% (295 bytes in 2.5 MB seen on 3.9)
     # The reference keeps every chunk object (>= 97 bytes each) and then joins a copy;
     # with one chunk object written N times it does not keep N objects.
     assert ref > 10**4 * (64 + 33) + 10**4 * 64
